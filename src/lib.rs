@@ -1,0 +1,6 @@
+//! workos-authz: authorization middleware for axum, on WorkOS or on an embedded engine.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod check;
+pub mod session;
