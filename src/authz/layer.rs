@@ -1,0 +1,123 @@
+//! [`AuthzLayer`]: finds the request's token, verifies it once, and hands the [`Session`] on.
+
+use std::task::{Context, Poll};
+
+use axum::response::Response;
+use http::Request;
+use tower::{Layer, Service};
+
+use super::Authz;
+use crate::rejection::AuthzRejection;
+use crate::response_future::ResponseFuture;
+use crate::session::source::Found;
+use crate::session::{Attempt, Session};
+
+/// Verifies each request's session token and puts the [`Session`] and the [`Authz`] in its
+/// extensions, where guards and extractors find them. Made by [`Authz::layer`] (401 without a
+/// token) or [`Authz::optional_layer`] (anonymous requests pass).
+#[derive(Clone, Debug)]
+pub struct AuthzLayer {
+    authz: Authz,
+    required: bool,
+}
+
+impl AuthzLayer {
+    pub(super) fn new(authz: Authz, required: bool) -> Self {
+        AuthzLayer { authz, required }
+    }
+}
+
+impl<S> Layer<S> for AuthzLayer {
+    type Service = AuthzService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthzService {
+            inner,
+            authz: self.authz.clone(),
+            required: self.required,
+        }
+    }
+}
+
+/// The service made by [`AuthzLayer`].
+#[derive(Clone, Debug)]
+pub struct AuthzService<S> {
+    inner: S,
+    authz: Authz,
+    required: bool,
+}
+
+impl<S, B> Service<Request<B>> for AuthzService<S>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let authz = &self.authz;
+        let attempt = match authz.sources().find(request.headers()) {
+            Found::Nothing if self.required => return self.refuse(AuthzRejection::MissingToken),
+            Found::Nothing => None,
+            Found::Ambiguous(reason) => {
+                return self.refuse(AuthzRejection::UnreadableToken(reason));
+            }
+            Found::Token(token) => match authz.verifier().verify_with_loaded_keys(token) {
+                Attempt::Done(result) => Some(result),
+                // A JWKS refresh is needed: the only path that waits, and so the only one boxed.
+                Attempt::NeedsKeys => {
+                    let token = token.to_owned();
+                    let authz = authz.clone();
+                    let ready = self.inner.clone();
+                    let mut inner = std::mem::replace(&mut self.inner, ready);
+                    return ResponseFuture::deferred(Box::pin(async move {
+                        match authz.verifier().verify_after_refresh(&token).await {
+                            Ok(session) => {
+                                admit(&mut request, &authz, Some(session));
+                                inner.call(request).await
+                            }
+                            Err(error) => Ok(refusal(&authz, error.into())),
+                        }
+                    }));
+                }
+            },
+        };
+        let session = match attempt {
+            None => None,
+            Some(Ok(session)) => Some(session),
+            Some(Err(error)) => return self.refuse(error.into()),
+        };
+        admit(&mut request, authz, session);
+        ResponseFuture::forward(self.inner.call(request))
+    }
+}
+
+impl<S> AuthzService<S> {
+    fn refuse<F, E>(&self, rejection: AuthzRejection) -> ResponseFuture<F, E> {
+        ResponseFuture::reject(refusal(&self.authz, rejection))
+    }
+}
+
+fn admit<B>(request: &mut Request<B>, authz: &Authz, session: Option<Session>) {
+    if let Some(session) = session {
+        tracing::debug!(
+            user_id = session.user_id(),
+            organization_id = session.organization_id(),
+            "session verified"
+        );
+        request.extensions_mut().insert(session);
+    }
+    request.extensions_mut().insert(authz.clone());
+}
+
+fn refusal(authz: &Authz, rejection: AuthzRejection) -> Response {
+    tracing::info!(status = rejection.status().as_u16(), reason = %rejection, "request refused");
+    authz.reject(&rejection)
+}

@@ -1,0 +1,765 @@
+//! Verifying session tokens: header checks, key lookup by `kid`, signature, claims, and the
+//! cache that makes a token's second request cost a hash lookup.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use moka::sync::Cache;
+use serde::Deserialize as _;
+use serde_json::{Map, Value};
+
+use super::keys::{KeyError, KeySet, VerificationKey, parse_jwks};
+use super::{Session, SessionClaims, strict_json, unix_now};
+
+/// Tokens longer than this are refused before any decoding (WorkOS tokens are ~1 KiB; browsers
+/// cap cookies at 4 KiB).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Why a token was refused. Every variant but [`TokenError::KeysUnavailable`] means the token
+/// is not acceptable (401); that one means no key could be loaded to judge it (503).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The token is longer than [`MAX_TOKEN_BYTES`].
+    #[error("token exceeds {MAX_TOKEN_BYTES} bytes")]
+    TooLarge,
+    /// The token is not three base64url segments holding a JSON header and JSON claims.
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    /// The header names an algorithm that is not in the configured allowlist.
+    #[error("algorithm {0} is not accepted")]
+    AlgorithmNotAllowed(String),
+    /// The header carries `crit`: extensions this verifier does not implement.
+    #[error("the crit header is not supported")]
+    CriticalHeader,
+    /// The header points at a key by URL or embeds one (`jku`, `x5u`, `jwk`, `x5c`); keys come
+    /// only from configuration.
+    #[error("the {0} header is not accepted: keys come only from configuration")]
+    ExternalKeyReference(&'static str),
+    /// No key with the token's `kid` is known, even after a refresh.
+    #[error("unknown key id")]
+    UnknownKeyId,
+    /// A key was found but none fits the token's algorithm.
+    #[error("no key fits algorithm {0}")]
+    NoKeyForAlgorithm(String),
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// A claim is missing, of the wrong type, or duplicated.
+    #[error("invalid claims: {0}")]
+    InvalidClaims(String),
+    /// `exp` is in the past.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future.
+    #[error("token not valid yet")]
+    NotYetValid,
+    /// `iat` is in the future.
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    /// `iss` is missing or not one of the accepted issuers.
+    #[error("issuer not accepted")]
+    InvalidIssuer,
+    /// `aud` is missing or names none of the accepted audiences.
+    #[error("audience not accepted")]
+    InvalidAudience,
+    /// No verification key could be loaded (the JWKS URL has never answered).
+    #[error("verification keys unavailable: {0}")]
+    KeysUnavailable(String),
+}
+
+/// Verifies session tokens and turns them into [`Session`]s.
+///
+/// Cheap to clone (an `Arc` inside). Keys are read through an atomically swapped snapshot, so
+/// verifying a token whose `kid` is known takes no lock; a token verified once is served from a
+/// cache until it expires.
+///
+/// ```
+/// use workos_authz::session::{SessionClaims, SessionVerifier, TokenSigner};
+///
+/// # tokio_test_block_on(async {
+/// let signer = TokenSigner::generate().unwrap();
+/// let verifier = SessionVerifier::builder()
+///     .jwks_document(signer.jwks().to_string().as_bytes())
+///     .unwrap()
+///     .build()
+///     .unwrap();
+/// let token = signer.sign(&SessionClaims::new("user_123").organization("org_1")).unwrap();
+/// let session = verifier.verify(&token).await.unwrap();
+/// assert_eq!(session.user_id(), "user_123");
+/// assert!(verifier.verify("not.a.token").await.is_err());
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SessionVerifier {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for SessionVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionVerifier")
+            .field("algorithms", &self.inner.rules.algorithms)
+            .field("issuers", &self.inner.rules.issuers)
+            .field("audiences", &self.inner.rules.audiences)
+            .field("jwks_url", &self.inner.remote.as_ref().map(|r| &r.url))
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    rules: Rules,
+    keys: ArcSwap<KeySet>,
+    remote: Option<RemoteJwks>,
+    verified: Cache<Arc<str>, CachedSession>,
+    // Bumped whenever a refresh drops a key; cached sessions from an older generation are
+    // ignored, which closes the window between a verification and the cache clear.
+    key_generation: AtomicU64,
+}
+
+struct Rules {
+    algorithms: Vec<Algorithm>,
+    issuers: Option<Vec<String>>,
+    audiences: Option<Vec<String>>,
+    leeway: u64,
+}
+
+#[derive(Clone)]
+struct CachedSession {
+    session: Session,
+    key_generation: u64,
+}
+
+struct RemoteJwks {
+    url: String,
+    http: reqwest::Client,
+    cooldown: Duration,
+    refresh_interval: Duration,
+    // Held across a fetch, so requests that need the same refresh wait for it and share it.
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    unknown_kids: Cache<String, ()>,
+    refresher_started: AtomicBool,
+}
+
+/// What a verification without waiting for the network found.
+pub(crate) enum Attempt {
+    Done(Result<Session, TokenError>),
+    /// The token needs keys that are not loaded yet: a JWKS refresh may supply them.
+    NeedsKeys,
+}
+
+impl SessionVerifier {
+    /// Starts configuring a verifier.
+    pub fn builder() -> SessionVerifierBuilder {
+        SessionVerifierBuilder::default()
+    }
+
+    /// Verifies `token` and returns its session. Fetches the JWKS when the token names a key
+    /// that is not loaded (at most once per cooldown, shared by all waiting requests).
+    pub async fn verify(&self, token: &str) -> Result<Session, TokenError> {
+        match self.verify_with_loaded_keys(token) {
+            Attempt::Done(result) => result,
+            Attempt::NeedsKeys => self.verify_after_refresh(token).await,
+        }
+    }
+
+    /// Loads the JWKS now instead of on the first request. Does nothing for static keys.
+    pub async fn prefetch(&self) -> Result<(), KeyError> {
+        match &self.inner.remote {
+            Some(remote) => {
+                let mut last_fetch = remote.last_fetch.lock().await;
+                *last_fetch = Some(Instant::now());
+                let keys = remote.fetch().await?;
+                self.inner.install(keys);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) async fn verify_after_refresh(&self, token: &str) -> Result<Session, TokenError> {
+        let kid = match parse_header(token, &self.inner.rules) {
+            Ok(header) => header.kid,
+            Err(error) => return Err(error),
+        };
+        self.inner.refresh_for(kid.as_deref()).await?;
+        match self.verify_with_loaded_keys(token) {
+            Attempt::Done(result) => result,
+            Attempt::NeedsKeys if self.inner.keys.load().is_empty() => Err(
+                TokenError::KeysUnavailable("the JWKS has not been loaded".into()),
+            ),
+            Attempt::NeedsKeys => Err(TokenError::UnknownKeyId),
+        }
+    }
+
+    /// Verifies with the keys already loaded; never waits.
+    pub(crate) fn verify_with_loaded_keys(&self, token: &str) -> Attempt {
+        let inner = &self.inner;
+        if token.len() > MAX_TOKEN_BYTES {
+            return Attempt::Done(Err(TokenError::TooLarge));
+        }
+        inner.start_refresher();
+        let now = unix_now();
+        if let Some(cached) = inner.verified.get(token) {
+            if cached.key_generation == inner.key_generation.load(Ordering::Acquire) {
+                let expired = cached
+                    .session
+                    .claims()
+                    .exp
+                    .saturating_add(inner.rules.leeway)
+                    <= now;
+                return Attempt::Done(if expired {
+                    Err(TokenError::Expired)
+                } else {
+                    Ok(cached.session)
+                });
+            }
+        }
+        let generation = inner.key_generation.load(Ordering::Acquire);
+        let result = match inner.verify_uncached(token, now) {
+            Some(result) => result,
+            None => return Attempt::NeedsKeys,
+        };
+        if let Ok(session) = &result {
+            let cached = CachedSession {
+                session: session.clone(),
+                key_generation: generation,
+            };
+            inner.verified.insert(Arc::from(token), cached);
+        }
+        Attempt::Done(result)
+    }
+}
+
+struct Header {
+    algorithm: Algorithm,
+    kid: Option<String>,
+}
+
+fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>, TokenError> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| TokenError::Malformed(format!("{what} is not base64url")))
+}
+
+fn split_token(token: &str) -> Result<(&str, &str, &str), TokenError> {
+    let mut segments = token.split('.');
+    match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(header), Some(claims), Some(signature), None)
+            if !header.is_empty() && !claims.is_empty() && !signature.is_empty() =>
+        {
+            Ok((header, claims, signature))
+        }
+        _ => Err(TokenError::Malformed(
+            "expected three non-empty segments".into(),
+        )),
+    }
+}
+
+fn parse_header(token: &str, rules: &Rules) -> Result<Header, TokenError> {
+    if token.is_empty() {
+        return Err(TokenError::Malformed("empty token".into()));
+    }
+    let (header, _, _) = split_token(token)?;
+    let header = strict_json::parse_object(&decode_segment(header, "header")?)
+        .map_err(|e| TokenError::Malformed(format!("header: {e}")))?;
+    if header.contains_key("crit") {
+        return Err(TokenError::CriticalHeader);
+    }
+    for name in ["jku", "x5u", "jwk", "x5c"] {
+        if header.contains_key(name) {
+            return Err(TokenError::ExternalKeyReference(name));
+        }
+    }
+    let algorithm = match header.get("alg") {
+        Some(Value::String(alg)) => alg,
+        Some(_) => return Err(TokenError::Malformed("header: alg is not a string".into())),
+        None => return Err(TokenError::Malformed("header: alg is missing".into())),
+    };
+    let algorithm = algorithm
+        .parse::<Algorithm>()
+        .ok()
+        .filter(|alg| rules.algorithms.contains(alg))
+        .ok_or_else(|| TokenError::AlgorithmNotAllowed(printable(algorithm)))?;
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= 256 => Some(kid.clone()),
+        Some(_) => {
+            return Err(TokenError::Malformed(
+                "header: kid is not a short string".into(),
+            ));
+        }
+    };
+    Ok(Header { algorithm, kid })
+}
+
+/// A header value fit to echo in an error message: short, printable, without quotes.
+fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
+        .take(32)
+        .collect()
+}
+
+impl Inner {
+    /// `None` when the token needs a key that is not loaded.
+    fn verify_uncached(&self, token: &str, now: u64) -> Option<Result<Session, TokenError>> {
+        let header = match parse_header(token, &self.rules) {
+            Ok(header) => header,
+            Err(error) => return Some(Err(error)),
+        };
+        let keys = self.keys.load();
+        let mut candidates = keys.candidates(header.kid.as_deref()).peekable();
+        if candidates.peek().is_none() {
+            if self.remote.is_some() {
+                return None;
+            }
+            return Some(Err(if header.kid.is_some() {
+                TokenError::UnknownKeyId
+            } else {
+                TokenError::NoKeyForAlgorithm(format!("{:?}", header.algorithm))
+            }));
+        }
+        Some(self.verify_signed(token, &header, candidates, now))
+    }
+
+    fn verify_signed<'k>(
+        &self,
+        token: &str,
+        header: &Header,
+        candidates: impl Iterator<Item = &'k Arc<VerificationKey>>,
+        now: u64,
+    ) -> Result<Session, TokenError> {
+        let (header_segment, claims_segment, signature) = split_token(token)?;
+        let message = &token[..header_segment.len() + 1 + claims_segment.len()];
+        let mut fitting_key = false;
+        let mut verified = false;
+        for key in candidates.filter(|key| key.accepts(header.algorithm)) {
+            fitting_key = true;
+            let matches = jsonwebtoken::crypto::verify(
+                signature,
+                message.as_bytes(),
+                key.decoding_key(),
+                header.algorithm,
+            );
+            if matches!(matches, Ok(true)) {
+                verified = true;
+                break;
+            }
+        }
+        if !fitting_key {
+            return Err(TokenError::NoKeyForAlgorithm(format!(
+                "{:?}",
+                header.algorithm
+            )));
+        }
+        if !verified {
+            return Err(TokenError::InvalidSignature);
+        }
+        let claims = strict_json::parse_object(&decode_segment(claims_segment, "claims")?)
+            .map_err(|e| TokenError::InvalidClaims(e))?;
+        self.session_from(claims, now)
+    }
+
+    fn session_from(&self, raw: Map<String, Value>, now: u64) -> Result<Session, TokenError> {
+        // exp/nbf/iat are read from the raw claims first so that a wrongly typed one is named.
+        for name in ["exp", "nbf", "iat"] {
+            if let Some(value) = raw.get(name) {
+                if !value.is_u64() {
+                    return Err(TokenError::InvalidClaims(format!(
+                        "{name} is not a NumericDate"
+                    )));
+                }
+            }
+        }
+        let raw = Value::Object(raw);
+        let claims = SessionClaims::deserialize(&raw)
+            .map_err(|e| TokenError::InvalidClaims(e.to_string()))?;
+        let rules = &self.rules;
+        if claims.sub.is_empty() {
+            return Err(TokenError::InvalidClaims("sub is empty".into()));
+        }
+        if claims.exp.saturating_add(rules.leeway) <= now {
+            return Err(TokenError::Expired);
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(rules.leeway))
+        {
+            return Err(TokenError::NotYetValid);
+        }
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(rules.leeway))
+        {
+            return Err(TokenError::IssuedInFuture);
+        }
+        if let Some(issuers) = &rules.issuers {
+            if !claims.iss.as_ref().is_some_and(|iss| issuers.contains(iss)) {
+                return Err(TokenError::InvalidIssuer);
+            }
+        }
+        if let Some(audiences) = &rules.audiences {
+            if !claims
+                .aud
+                .as_ref()
+                .is_some_and(|aud| audiences.iter().any(|a| aud.contains(a)))
+            {
+                return Err(TokenError::InvalidAudience);
+            }
+        }
+        Ok(Session::new(claims, raw))
+    }
+
+    fn install(&self, next: KeySet) {
+        let previous = self.keys.swap(Arc::new(next));
+        if previous.loses_keys_in(&self.keys.load()) {
+            self.key_generation.fetch_add(1, Ordering::AcqRel);
+            self.verified.invalidate_all();
+            tracing::info!("verification keys removed; verified-token cache cleared");
+        }
+    }
+
+    async fn refresh_for(&self, kid: Option<&str>) -> Result<(), TokenError> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        if let Some(kid) = kid {
+            if remote.unknown_kids.contains_key(kid) {
+                return Err(TokenError::UnknownKeyId);
+            }
+        }
+        let mut last_fetch = remote.last_fetch.lock().await;
+        let keys = self.keys.load();
+        let satisfied = match kid {
+            Some(kid) => keys.contains_kid(kid),
+            None => !keys.is_empty(),
+        };
+        if satisfied {
+            return Ok(());
+        }
+        // Without any key every request fails, so retry sooner than the unknown-kid cooldown.
+        let cooldown = if keys.is_empty() {
+            remote.cooldown.min(Duration::from_secs(1))
+        } else {
+            remote.cooldown
+        };
+        let within_cooldown = last_fetch.is_some_and(|at| at.elapsed() < cooldown);
+        if !within_cooldown {
+            *last_fetch = Some(Instant::now());
+            match remote.fetch().await {
+                Ok(next) => self.install(next),
+                Err(error) => {
+                    tracing::warn!(%error, "JWKS refresh failed; keeping the last good key set");
+                    if self.keys.load().is_empty() {
+                        return Err(TokenError::KeysUnavailable(error.to_string()));
+                    }
+                }
+            }
+        }
+        let keys = self.keys.load();
+        if keys.is_empty() {
+            return Err(TokenError::KeysUnavailable(
+                "the JWKS has not been loaded".into(),
+            ));
+        }
+        if let Some(kid) = kid {
+            if !keys.contains_kid(kid) {
+                remote.unknown_kids.insert(kid.to_owned(), ());
+                return Err(TokenError::UnknownKeyId);
+            }
+        }
+        Ok(())
+    }
+
+    fn start_refresher(self: &Arc<Self>) {
+        let Some(remote) = &self.remote else { return };
+        if remote.refresher_started.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if remote.refresher_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let interval = remote.refresh_interval;
+        runtime.spawn(refresh_periodically(weak, interval));
+    }
+}
+
+// Holds only a weak reference: when the last verifier is dropped, the task ends.
+async fn refresh_periodically(verifier: Weak<Inner>, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(inner) = verifier.upgrade() else {
+            return;
+        };
+        let Some(remote) = &inner.remote else { return };
+        let mut last_fetch = remote.last_fetch.lock().await;
+        *last_fetch = Some(Instant::now());
+        match remote.fetch().await {
+            Ok(next) => inner.install(next),
+            Err(error) => {
+                tracing::warn!(%error, "periodic JWKS refresh failed; keeping the last good key set")
+            }
+        }
+    }
+}
+
+/// The largest JWKS document accepted; real ones are a few KiB.
+const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+impl RemoteJwks {
+    async fn fetch(&self) -> Result<KeySet, KeyError> {
+        let fail = |reason: String| KeyError::Fetch {
+            url: self.url.clone(),
+            reason,
+        };
+        let mut response = self
+            .http
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(fail(format!("status {}", response.status())));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(fail(format!("document larger than {MAX_JWKS_BYTES} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let keys = KeySet::from_jwks(&body)?;
+        tracing::debug!(url = %self.url, "JWKS fetched");
+        Ok(keys)
+    }
+}
+
+/// Where keys come from, set on [`SessionVerifierBuilder`].
+enum KeySource {
+    Static(Vec<VerificationKey>),
+    Url(String),
+}
+
+/// Configures a [`SessionVerifier`].
+///
+/// Defaults: RS256 only, leeway 0, no issuer or audience check, JWKS refreshed every 10 minutes,
+/// at most one refetch per 30 s for unknown key ids, 10,000 verified tokens cached.
+pub struct SessionVerifierBuilder {
+    source: Option<KeySource>,
+    algorithms: Vec<Algorithm>,
+    issuers: Option<Vec<String>>,
+    audiences: Option<Vec<String>>,
+    leeway: Duration,
+    refresh_interval: Duration,
+    unknown_kid_cooldown: Duration,
+    unknown_kid_capacity: u64,
+    cache_capacity: u64,
+    http: Option<reqwest::Client>,
+}
+
+impl Default for SessionVerifierBuilder {
+    fn default() -> Self {
+        SessionVerifierBuilder {
+            source: None,
+            algorithms: vec![Algorithm::RS256],
+            issuers: None,
+            audiences: None,
+            leeway: Duration::ZERO,
+            refresh_interval: Duration::from_secs(600),
+            unknown_kid_cooldown: Duration::from_secs(30),
+            unknown_kid_capacity: 1024,
+            cache_capacity: 10_000,
+            http: None,
+        }
+    }
+}
+
+/// Why a verifier could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifierConfigError {
+    /// No key source was configured.
+    #[error("no verification keys: set a JWKS URL, a JWKS document or static keys")]
+    NoKeys,
+    /// Two different kinds of key source were configured.
+    #[error("a JWKS URL cannot be combined with static keys")]
+    ConflictingSources,
+    /// The algorithm allowlist is empty.
+    #[error("the algorithm allowlist is empty")]
+    NoAlgorithms,
+    /// The HTTP client for the JWKS could not be built.
+    #[error("HTTP client: {0}")]
+    Http(String),
+    /// A key was refused.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+impl SessionVerifierBuilder {
+    /// Fetch keys from a JWKS URL (on first use, on unknown `kid`, and periodically).
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.source = Some(KeySource::Url(url.into()));
+        self
+    }
+
+    /// WorkOS's JWKS for `client_id`: `{base_url}/sso/jwks/{client_id}`.
+    pub fn workos_jwks(self, base_url: &str, client_id: &str) -> Self {
+        self.jwks_url(format!(
+            "{}/sso/jwks/{client_id}",
+            base_url.trim_end_matches('/')
+        ))
+    }
+
+    /// Use the keys of a JWKS document (`{"keys": [...]}`), fixed for the verifier's life.
+    pub fn jwks_document(self, document: &[u8]) -> Result<Self, VerifierConfigError> {
+        let keys = parse_jwks(document)?;
+        if keys.is_empty() {
+            return Err(KeyError::InvalidJwks("no usable signature key".into()).into());
+        }
+        Ok(keys.into_iter().fold(self, SessionVerifierBuilder::key))
+    }
+
+    /// Add one static key (RSA, EC or Ed25519 PEM, or an HMAC secret).
+    pub fn key(mut self, key: VerificationKey) -> Self {
+        match &mut self.source {
+            Some(KeySource::Static(keys)) => keys.push(key),
+            _ => self.source = Some(KeySource::Static(vec![key])),
+        }
+        self
+    }
+
+    /// The algorithms a token may use (default: RS256). `alg` comes from here, never from the
+    /// token alone.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Accept only tokens whose `iss` is one of `issuers`.
+    pub fn issuers<I: IntoIterator<Item = S>, S: Into<String>>(mut self, issuers: I) -> Self {
+        self.issuers = Some(issuers.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Accept only tokens whose `aud` names one of `audiences`.
+    pub fn audiences<I: IntoIterator<Item = S>, S: Into<String>>(mut self, audiences: I) -> Self {
+        self.audiences = Some(audiences.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat` (default 0, like WorkOS's SDKs).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// How often the JWKS is refetched in the background (default 10 minutes).
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// Minimum time between two refetches caused by unknown key ids (default 30 s), and how
+    /// long an unknown `kid` is remembered as unknown.
+    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
+        self.unknown_kid_cooldown = cooldown;
+        self
+    }
+
+    /// How many verified tokens are kept (default 10,000).
+    pub fn cache_capacity(mut self, capacity: u64) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// The HTTP client used to fetch the JWKS (default: rustls, 5 s timeout).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Builds the verifier.
+    pub fn build(self) -> Result<SessionVerifier, VerifierConfigError> {
+        if self.algorithms.is_empty() {
+            return Err(VerifierConfigError::NoAlgorithms);
+        }
+        let (keys, remote) = match self.source {
+            None => return Err(VerifierConfigError::NoKeys),
+            Some(KeySource::Static(keys)) => (KeySet::new(keys), None),
+            Some(KeySource::Url(url)) => {
+                let http = match self.http {
+                    Some(http) => http,
+                    None => reqwest::Client::builder()
+                        .timeout(Duration::from_secs(5))
+                        .build()
+                        .map_err(|e| VerifierConfigError::Http(e.to_string()))?,
+                };
+                let remote = RemoteJwks {
+                    url,
+                    http,
+                    cooldown: self.unknown_kid_cooldown,
+                    refresh_interval: self.refresh_interval,
+                    last_fetch: tokio::sync::Mutex::new(None),
+                    unknown_kids: Cache::builder()
+                        .max_capacity(self.unknown_kid_capacity)
+                        .time_to_live(self.unknown_kid_cooldown)
+                        .build(),
+                    refresher_started: AtomicBool::new(false),
+                };
+                (KeySet::default(), Some(remote))
+            }
+        };
+        let leeway = self.leeway.as_secs();
+        let verified = Cache::builder()
+            .max_capacity(self.cache_capacity)
+            .expire_after(UntilTokenExpiry { leeway })
+            .build();
+        Ok(SessionVerifier {
+            inner: Arc::new(Inner {
+                rules: Rules {
+                    algorithms: self.algorithms,
+                    issuers: self.issuers,
+                    audiences: self.audiences,
+                    leeway,
+                },
+                keys: ArcSwap::from_pointee(keys),
+                remote,
+                verified,
+                key_generation: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+/// Cached sessions live until their token's `exp` (plus leeway), never longer.
+struct UntilTokenExpiry {
+    leeway: u64,
+}
+
+impl moka::Expiry<Arc<str>, CachedSession> for UntilTokenExpiry {
+    fn expire_after_create(
+        &self,
+        _: &Arc<str>,
+        value: &CachedSession,
+        _: Instant,
+    ) -> Option<Duration> {
+        let expires = value.session.claims().exp.saturating_add(self.leeway);
+        Some(Duration::from_secs(expires.saturating_sub(unix_now())))
+    }
+}
