@@ -5,6 +5,7 @@ mod layer;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::response::Response;
 
@@ -12,6 +13,7 @@ pub use extract::SessionRejection;
 pub(crate) use extract::missing_layer;
 pub use layer::{AuthzLayer, AuthzService};
 
+use crate::check::{Authorizer, CachedAuthorizer, MembershipCache, MembershipResolver};
 use crate::rejection::{AuthzRejection, ProblemJson, Responder};
 use crate::session::{SessionVerifier, TokenSigner, TokenSources, VerifierConfigError};
 
@@ -44,6 +46,14 @@ struct AuthzInner {
     sources: TokenSources,
     responder: Arc<dyn Responder>,
     mode: Mode,
+    authority: Option<Authority>,
+}
+
+/// What resource-scoped guards ask, and how.
+pub(crate) struct Authority {
+    pub(crate) decisions: CachedAuthorizer,
+    pub(crate) memberships: Option<MembershipCache>,
+    pub(crate) claims_shortcut: bool,
 }
 
 /// Which authority an [`Authz`] was built for.
@@ -218,6 +228,21 @@ impl Authz {
         }
     }
 
+    /// The decision cache in front of the authorizer, for invalidation and
+    /// [`stats`](CachedAuthorizer::stats). `None` when no authorizer is configured.
+    pub fn check_cache(&self) -> Option<&CachedAuthorizer> {
+        self.inner.authority.as_ref().map(|authority| &authority.decisions)
+    }
+
+    /// The membership cache, for invalidation. `None` without a membership resolver.
+    pub fn membership_cache(&self) -> Option<&MembershipCache> {
+        self.inner.authority.as_ref().and_then(|authority| authority.memberships.as_ref())
+    }
+
+    pub(crate) fn authority(&self) -> Option<&Authority> {
+        self.inner.authority.as_ref()
+    }
+
     pub(crate) fn sources(&self) -> &TokenSources {
         &self.inner.sources
     }
@@ -238,11 +263,28 @@ fn workos_issuers(base: &str, client_id: &str) -> Vec<String> {
 }
 
 /// Configures an [`Authz`].
-#[derive(Default)]
 pub struct AuthzBuilder {
     verifier: Option<SessionVerifier>,
     sources: Option<TokenSources>,
     responder: Option<Arc<dyn Responder>>,
+    decisions: Option<CachedAuthorizer>,
+    memberships: Option<Arc<dyn MembershipResolver>>,
+    membership_ttl: Duration,
+    claims_shortcut: bool,
+}
+
+impl Default for AuthzBuilder {
+    fn default() -> Self {
+        AuthzBuilder {
+            verifier: None,
+            sources: None,
+            responder: None,
+            decisions: None,
+            memberships: None,
+            membership_ttl: Duration::from_secs(300),
+            claims_shortcut: true,
+        }
+    }
 }
 
 impl AuthzBuilder {
@@ -264,6 +306,39 @@ impl AuthzBuilder {
         self
     }
 
+    /// The authority resource-scoped guards ask, behind a [`CachedAuthorizer`] with its
+    /// defaults (use [`AuthzBuilder::cached_authorizer`] to tune the cache).
+    pub fn authorizer(self, authorizer: impl Authorizer) -> Self {
+        self.cached_authorizer(CachedAuthorizer::builder(authorizer).build())
+    }
+
+    /// The authority resource-scoped guards ask, with a cache configured by hand.
+    pub fn cached_authorizer(mut self, decisions: CachedAuthorizer) -> Self {
+        self.decisions = Some(decisions);
+        self
+    }
+
+    /// Finds membership ids for tokens without the `organization_membership_id` claim.
+    pub fn membership_resolver(mut self, resolver: impl MembershipResolver) -> Self {
+        self.memberships = Some(Arc::new(resolver));
+        self
+    }
+
+    /// How long a resolved membership id is reused (default 5 minutes).
+    pub fn membership_ttl(mut self, ttl: Duration) -> Self {
+        self.membership_ttl = ttl;
+        self
+    }
+
+    /// Whether a permission in the token's own `permissions` allows a resource-scoped route
+    /// without asking the authority (default on). WorkOS puts the organization-level role's
+    /// permissions in the token, and those apply to every resource of the organization; the
+    /// resource is still looked up only inside the session's organization.
+    pub fn claims_shortcut(mut self, enabled: bool) -> Self {
+        self.claims_shortcut = enabled;
+        self
+    }
+
     /// Builds the [`Authz`].
     pub fn build(self) -> Result<Authz, ConfigError> {
         if self.verifier.is_none() {
@@ -273,6 +348,12 @@ impl AuthzBuilder {
     }
 
     fn build_with_mode(self, mode: Mode) -> Authz {
+        let membership_ttl = self.membership_ttl;
+        let authority = self.decisions.map(|decisions| Authority {
+            decisions,
+            memberships: self.memberships.map(|resolver| MembershipCache::from_arc(resolver, membership_ttl)),
+            claims_shortcut: self.claims_shortcut,
+        });
         Authz {
             inner: Arc::new(AuthzInner {
                 verifier: self.verifier.expect("checked by the caller"),
@@ -281,6 +362,7 @@ impl AuthzBuilder {
                     .responder
                     .unwrap_or_else(|| Arc::new(ProblemJson::default())),
                 mode,
+                authority,
             }),
         }
     }

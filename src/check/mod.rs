@@ -7,9 +7,15 @@
 //! This module knows nothing of tokens or HTTP: the guard builds the request from the session
 //! and the route, and turns the [`Decision`] or [`AuthorizerError`] into a response.
 
+mod cache;
+mod membership;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+
+pub use cache::{CacheStats, CachedAuthorizer, CachedAuthorizerBuilder, DecisionSource};
+pub use membership::MembershipCache;
 
 /// The future returned by [`Authorizer::check`]; boxed so that authorities can be used as
 /// trait objects (`Arc<dyn Authorizer>`).
@@ -118,6 +124,19 @@ pub enum AuthorizerError {
 pub trait Authorizer: Send + Sync + 'static {
     /// Answers one check.
     fn check<'a>(&'a self, request: &'a CheckRequest) -> CheckFuture<'a>;
+
+    /// Whether `resource` belongs to `organization_id`, when the authority knows without a
+    /// remote call: `Some(true)` or `Some(false)` for the embedded engine, `None` (the
+    /// default) for a remote authority. Guards use it so that the claims shortcut never lets a
+    /// session act on another organization's resource.
+    fn resource_in_organization(
+        &self,
+        organization_id: &str,
+        resource: &ResourceRef,
+    ) -> Option<bool> {
+        let _ = (organization_id, resource);
+        None
+    }
 }
 
 /// The future returned by [`MembershipResolver::resolve`].

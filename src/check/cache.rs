@@ -1,0 +1,445 @@
+//! [`CachedAuthorizer`]: a TTL cache in front of an [`Authorizer`], with one upstream call per
+//! key however many requests miss at once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use moka::sync::Cache;
+use tokio::sync::watch;
+
+use super::{Authorizer, AuthorizerError, CheckFuture, CheckRequest, Decision, ResourceRef};
+
+/// Where a decision came from, for audit logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionSource {
+    /// A fresh cached decision.
+    Cache,
+    /// The upstream authority, called for this request.
+    Upstream,
+    /// The upstream authority, called for a concurrent request with the same key.
+    Coalesced,
+    /// A cached decision past its TTL, reused because the upstream failed
+    /// ([`CachedAuthorizerBuilder::stale_if_error`]).
+    Stale,
+}
+
+impl DecisionSource {
+    /// A short lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionSource::Cache => "cache",
+            DecisionSource::Upstream => "upstream",
+            DecisionSource::Coalesced => "coalesced",
+            DecisionSource::Stale => "stale",
+        }
+    }
+}
+
+/// Counters of a [`CachedAuthorizer`] since it was built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Checks answered from a fresh cached decision.
+    pub hits: u64,
+    /// Checks that started an upstream call.
+    pub misses: u64,
+    /// Checks that waited for an upstream call another check had started.
+    pub coalesced: u64,
+    /// Upstream calls that failed or timed out.
+    pub errors: u64,
+    /// Checks answered with a stale decision because the upstream failed.
+    pub stale_served: u64,
+}
+
+/// A cached decision. Kept past its freshness only when `stale_if_error` is on.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    decision: Decision,
+    decided_at: Instant,
+    fresh_until: Instant,
+}
+
+type Outcome = Result<Decision, AuthorizerError>;
+
+/// A moka TTL cache in front of an [`Authorizer`].
+///
+/// - Key: the whole [`CheckRequest`] (organization, membership, permission, resource), so a
+///   decision made for one organization is never served to another.
+/// - Allow and deny have their own TTL (defaults 30 s and 5 s: a revoked grant ends within half
+///   a minute without webhooks, a new grant shows within seconds), both shortened by a random
+///   jitter (default up to 10%) so entries made together do not expire together.
+/// - Errors are never cached. Concurrent misses for one key make one upstream call, run in a
+///   spawned task: a client that disconnects does not cancel it for the others.
+/// - An upstream that does not answer within the timeout (default 2 s) is an error (503).
+///
+/// ```
+/// use std::time::Duration;
+/// use workos_authz::check::{Authorizer, CachedAuthorizer, CheckFuture, CheckRequest, Decision, ResourceRef};
+///
+/// struct Everyone;
+/// impl Authorizer for Everyone {
+///     fn check<'a>(&'a self, _: &'a CheckRequest) -> CheckFuture<'a> {
+///         Box::pin(async { Ok(Decision::Allow) })
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let cached = CachedAuthorizer::builder(Everyone).allow_ttl(Duration::from_secs(60)).build();
+/// let request = CheckRequest {
+///     organization_id: "org_1".into(),
+///     organization_membership_id: "om_1".into(),
+///     permission: "projects:read".into(),
+///     resource: ResourceRef::external("project", "proj_1"),
+/// };
+/// assert_eq!(cached.check(&request).await.unwrap(), Decision::Allow);
+/// assert_eq!(cached.check(&request).await.unwrap(), Decision::Allow);
+/// assert_eq!((cached.stats().misses, cached.stats().hits), (1, 1));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct CachedAuthorizer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    upstream: Arc<dyn Authorizer>,
+    entries: Cache<CheckRequest, Entry>,
+    in_flight: Mutex<HashMap<CheckRequest, watch::Receiver<Option<Outcome>>>>,
+    allow_ttl: Duration,
+    deny_ttl: Duration,
+    jitter: f64,
+    timeout: Duration,
+    stale_if_error: Option<Duration>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    coalesced: AtomicU64,
+    errors: AtomicU64,
+    stale_served: AtomicU64,
+}
+
+impl fmt::Debug for CachedAuthorizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedAuthorizer")
+            .field("allow_ttl", &self.inner.allow_ttl)
+            .field("deny_ttl", &self.inner.deny_ttl)
+            .field("timeout", &self.inner.timeout)
+            .field("stale_if_error", &self.inner.stale_if_error)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CachedAuthorizer {
+    /// Starts configuring a cache in front of `upstream`.
+    pub fn builder(upstream: impl Authorizer) -> CachedAuthorizerBuilder {
+        CachedAuthorizerBuilder::new(Arc::new(upstream))
+    }
+
+    /// Answers `request`, and says where the answer came from.
+    pub async fn decide(
+        &self,
+        request: &CheckRequest,
+    ) -> Result<(Decision, DecisionSource), AuthorizerError> {
+        let inner = &self.inner;
+        let now = Instant::now();
+        let cached = inner.entries.get(request);
+        if let Some(entry) = cached.filter(|entry| entry.fresh_until > now) {
+            inner.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok((entry.decision, DecisionSource::Cache));
+        }
+        let (mut outcome, source) = {
+            let mut in_flight = inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // Re-read under the lock: the call that just finished inserted its decision before
+            // leaving the in-flight map, so nothing is asked twice.
+            if let Some(entry) = inner
+                .entries
+                .get(request)
+                .filter(|entry| entry.fresh_until > Instant::now())
+            {
+                inner.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok((entry.decision, DecisionSource::Cache));
+            }
+            match in_flight.get(request) {
+                Some(outcome) => {
+                    inner.coalesced.fetch_add(1, Ordering::Relaxed);
+                    (outcome.clone(), DecisionSource::Coalesced)
+                }
+                None => {
+                    inner.misses.fetch_add(1, Ordering::Relaxed);
+                    let (sender, outcome) = watch::channel(None);
+                    in_flight.insert(request.clone(), outcome.clone());
+                    tokio::spawn(ask_upstream(self.inner.clone(), request.clone(), sender));
+                    (outcome, DecisionSource::Upstream)
+                }
+            }
+        };
+        let result = match outcome.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone().expect("waited for Some"),
+            // The task ended without an answer (it panicked): an error, never a decision.
+            Err(_) => Err(AuthorizerError::Unavailable(
+                "the check task ended without an answer".into(),
+            )),
+        };
+        match result {
+            Ok(decision) => Ok((decision, source)),
+            Err(error) => match (inner.stale_if_error, inner.entries.get(request)) {
+                (Some(max_age), Some(entry)) if entry.decided_at.elapsed() <= max_age => {
+                    inner.stale_served.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%error, age = ?entry.decided_at.elapsed(), "serving a stale decision");
+                    Ok((entry.decision, DecisionSource::Stale))
+                }
+                _ => Err(error),
+            },
+        }
+    }
+
+    /// Answers `request` (see [`CachedAuthorizer::decide`]).
+    pub async fn check(&self, request: &CheckRequest) -> Result<Decision, AuthorizerError> {
+        self.decide(request).await.map(|(decision, _)| decision)
+    }
+
+    /// Forgets every decision of one organization membership.
+    pub fn invalidate_membership(&self, organization_membership_id: &str) {
+        let membership = organization_membership_id.to_owned();
+        self.invalidate_if(move |key| key.organization_membership_id == membership);
+    }
+
+    /// Forgets every decision made in one organization.
+    pub fn invalidate_organization(&self, organization_id: &str) {
+        let organization = organization_id.to_owned();
+        self.invalidate_if(move |key| key.organization_id == organization);
+    }
+
+    /// Forgets every decision about one resource (by the reference routes use).
+    pub fn invalidate_resource(&self, resource: &ResourceRef) {
+        let resource = resource.clone();
+        self.invalidate_if(move |key| key.resource == resource);
+    }
+
+    /// Forgets every decision.
+    pub fn invalidate_all(&self) {
+        self.inner.entries.invalidate_all();
+    }
+
+    fn invalidate_if(&self, predicate: impl Fn(&CheckRequest) -> bool + Send + Sync + 'static) {
+        // Only fails when closures are not enabled, and the builder always enables them.
+        if let Err(error) = self
+            .inner
+            .entries
+            .invalidate_entries_if(move |key, _| predicate(key))
+        {
+            tracing::error!(%error, "cache invalidation failed; clearing everything instead");
+            self.inner.entries.invalidate_all();
+        }
+    }
+
+    /// The counters since the cache was built.
+    pub fn stats(&self) -> CacheStats {
+        let inner = &self.inner;
+        CacheStats {
+            hits: inner.hits.load(Ordering::Relaxed),
+            misses: inner.misses.load(Ordering::Relaxed),
+            coalesced: inner.coalesced.load(Ordering::Relaxed),
+            errors: inner.errors.load(Ordering::Relaxed),
+            stale_served: inner.stale_served.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Authorizer for CachedAuthorizer {
+    fn check<'a>(&'a self, request: &'a CheckRequest) -> CheckFuture<'a> {
+        Box::pin(CachedAuthorizer::check(self, request))
+    }
+
+    fn resource_in_organization(
+        &self,
+        organization_id: &str,
+        resource: &ResourceRef,
+    ) -> Option<bool> {
+        self.inner
+            .upstream
+            .resource_in_organization(organization_id, resource)
+    }
+}
+
+async fn ask_upstream(
+    inner: Arc<Inner>,
+    request: CheckRequest,
+    sender: watch::Sender<Option<Outcome>>,
+) {
+    let outcome = match tokio::time::timeout(inner.timeout, inner.upstream.check(&request)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(AuthorizerError::Timeout(inner.timeout)),
+    };
+    match &outcome {
+        Ok(decision) => {
+            let decided_at = Instant::now();
+            let ttl = inner.ttl_for(*decision);
+            inner.entries.insert(
+                request.clone(),
+                Entry {
+                    decision: *decision,
+                    decided_at,
+                    fresh_until: decided_at + ttl,
+                },
+            );
+        }
+        Err(error) => {
+            inner.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%error, permission = %request.permission, resource = %request.resource, "upstream check failed");
+        }
+    }
+    inner
+        .in_flight
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .remove(&request);
+    sender.send_replace(Some(outcome));
+}
+
+impl Inner {
+    fn ttl_for(&self, decision: Decision) -> Duration {
+        let ttl = if decision.is_allowed() {
+            self.allow_ttl
+        } else {
+            self.deny_ttl
+        };
+        ttl.mul_f64(1.0 - self.jitter * random_unit())
+    }
+}
+
+/// A uniform number in [0, 1).
+fn random_unit() -> f64 {
+    let mut bytes = [0u8; 4];
+    match aws_lc_rs::rand::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
+        Err(_) => 0.0,
+    }
+}
+
+/// How long an entry stays in the cache: its freshness, or longer when stale decisions may be
+/// reused after an error.
+struct EntryLifetime {
+    stale_if_error: Option<Duration>,
+}
+
+impl moka::Expiry<CheckRequest, Entry> for EntryLifetime {
+    fn expire_after_create(
+        &self,
+        _: &CheckRequest,
+        entry: &Entry,
+        now: Instant,
+    ) -> Option<Duration> {
+        let fresh = entry.fresh_until.saturating_duration_since(now);
+        Some(
+            self.stale_if_error
+                .map_or(fresh, |max_age| fresh.max(max_age)),
+        )
+    }
+
+    fn expire_after_update(
+        &self,
+        key: &CheckRequest,
+        entry: &Entry,
+        now: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, entry, now)
+    }
+}
+
+/// Configures a [`CachedAuthorizer`].
+pub struct CachedAuthorizerBuilder {
+    upstream: Arc<dyn Authorizer>,
+    allow_ttl: Duration,
+    deny_ttl: Duration,
+    jitter: f64,
+    max_capacity: u64,
+    timeout: Duration,
+    stale_if_error: Option<Duration>,
+}
+
+impl CachedAuthorizerBuilder {
+    fn new(upstream: Arc<dyn Authorizer>) -> Self {
+        CachedAuthorizerBuilder {
+            upstream,
+            allow_ttl: Duration::from_secs(30),
+            deny_ttl: Duration::from_secs(5),
+            jitter: 0.1,
+            max_capacity: 100_000,
+            timeout: Duration::from_secs(2),
+            stale_if_error: None,
+        }
+    }
+
+    /// How long an allow is reused (default 30 s): the longest a revoked grant keeps working
+    /// when no webhook or event says so.
+    pub fn allow_ttl(mut self, ttl: Duration) -> Self {
+        self.allow_ttl = ttl;
+        self
+    }
+
+    /// How long a deny is reused (default 5 s): how long a new grant may take to show.
+    pub fn deny_ttl(mut self, ttl: Duration) -> Self {
+        self.deny_ttl = ttl;
+        self
+    }
+
+    /// The largest fraction (0 to 1) by which a TTL is randomly shortened (default 0.1).
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.jitter = fraction.clamp(0.0, 1.0);
+        self
+    }
+
+    /// How many decisions are kept (default 100,000).
+    pub fn max_capacity(mut self, capacity: u64) -> Self {
+        self.max_capacity = capacity;
+        self
+    }
+
+    /// How long the upstream may take before the check fails with 503 (default 2 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// When the upstream fails, reuse a cached decision no older than `max_age` (off by
+    /// default: fail closed).
+    pub fn stale_if_error(mut self, max_age: Duration) -> Self {
+        self.stale_if_error = Some(max_age);
+        self
+    }
+
+    /// Builds the cache.
+    pub fn build(self) -> CachedAuthorizer {
+        let entries = Cache::builder()
+            .max_capacity(self.max_capacity)
+            .expire_after(EntryLifetime {
+                stale_if_error: self.stale_if_error,
+            })
+            .support_invalidation_closures()
+            .build();
+        CachedAuthorizer {
+            inner: Arc::new(Inner {
+                upstream: self.upstream,
+                entries,
+                in_flight: Mutex::new(HashMap::new()),
+                allow_ttl: self.allow_ttl,
+                deny_ttl: self.deny_ttl,
+                jitter: self.jitter,
+                timeout: self.timeout,
+                stale_if_error: self.stale_if_error,
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+                coalesced: AtomicU64::new(0),
+                errors: AtomicU64::new(0),
+                stale_served: AtomicU64::new(0),
+            }),
+        }
+    }
+}
