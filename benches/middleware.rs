@@ -12,9 +12,9 @@
 
 use axum::Router;
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::routing::get;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use axum::body::Bytes;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 use tower::ServiceExt;
@@ -73,7 +73,8 @@ fn middleware(c: &mut Criterion) {
         .permissions(["posts:read", "posts:write"]);
     let token = signer.sign(&claims).expect("signing");
     let authz = authz_trusting(&signer);
-    let bearer = HeaderValue::from_maybe_shared(Bytes::from(format!("Bearer {token}"))).expect("visible ASCII");
+    let bearer = HeaderValue::from_maybe_shared(Bytes::from(format!("Bearer {token}")))
+        .expect("visible ASCII");
 
     let mut group = c.benchmark_group("request");
     let bare = route();
@@ -84,10 +85,14 @@ fn middleware(c: &mut Criterion) {
 
     // The same two layers doing nothing: what axum's per-layer boxing costs by itself.
     let plumbing = Router::new()
-        .route("/posts", get(|| async { "posts" }).route_layer(Identity::new()))
+        .route(
+            "/posts",
+            get(|| async { "posts" }).route_layer(Identity::new()),
+        )
         .layer(Identity::new());
     group.bench_function("bare_with_two_noop_layers", |b| {
-        b.to_async(&runtime).iter(|| call(plumbing.clone(), request(Some(&bearer))))
+        b.to_async(&runtime)
+            .iter(|| call(plumbing.clone(), request(Some(&bearer))))
     });
 
     let warm = guarded(&authz);

@@ -198,10 +198,10 @@ impl Responder for ProblemJson {
             CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some(challenge) = rejection.challenge(&self.realm) {
-            if let Ok(value) = HeaderValue::from_str(&challenge) {
-                headers.insert(WWW_AUTHENTICATE, value);
-            }
+        if let Some(challenge) = rejection.challenge(&self.realm)
+            && let Ok(value) = HeaderValue::from_str(&challenge)
+        {
+            headers.insert(WWW_AUTHENTICATE, value);
         }
         response
     }

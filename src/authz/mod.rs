@@ -231,12 +231,18 @@ impl Authz {
     /// The decision cache in front of the authorizer, for invalidation and
     /// [`stats`](CachedAuthorizer::stats). `None` when no authorizer is configured.
     pub fn check_cache(&self) -> Option<&CachedAuthorizer> {
-        self.inner.authority.as_ref().map(|authority| &authority.decisions)
+        self.inner
+            .authority
+            .as_ref()
+            .map(|authority| &authority.decisions)
     }
 
     /// The membership cache, for invalidation. `None` without a membership resolver.
     pub fn membership_cache(&self) -> Option<&MembershipCache> {
-        self.inner.authority.as_ref().and_then(|authority| authority.memberships.as_ref())
+        self.inner
+            .authority
+            .as_ref()
+            .and_then(|authority| authority.memberships.as_ref())
     }
 
     pub(crate) fn authority(&self) -> Option<&Authority> {
@@ -351,7 +357,9 @@ impl AuthzBuilder {
         let membership_ttl = self.membership_ttl;
         let authority = self.decisions.map(|decisions| Authority {
             decisions,
-            memberships: self.memberships.map(|resolver| MembershipCache::from_arc(resolver, membership_ttl)),
+            memberships: self
+                .memberships
+                .map(|resolver| MembershipCache::from_arc(resolver, membership_ttl)),
             claims_shortcut: self.claims_shortcut,
         });
         Authz {

@@ -20,7 +20,9 @@ pub struct MembershipCache {
 
 impl fmt::Debug for MembershipCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MembershipCache").field("entries", &self.memberships.entry_count()).finish_non_exhaustive()
+        f.debug_struct("MembershipCache")
+            .field("entries", &self.memberships.entry_count())
+            .finish_non_exhaustive()
     }
 }
 
@@ -32,13 +34,23 @@ impl MembershipCache {
     }
 
     pub(crate) fn from_arc(resolver: Arc<dyn MembershipResolver>, ttl: Duration) -> Self {
-        let memberships =
-            Cache::builder().max_capacity(100_000).time_to_live(ttl).support_invalidation_closures().build();
-        MembershipCache { resolver, memberships }
+        let memberships = Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(ttl)
+            .support_invalidation_closures()
+            .build();
+        MembershipCache {
+            resolver,
+            memberships,
+        }
     }
 
     /// The active membership id of `user_id` in `organization_id`, or `None`.
-    pub async fn resolve(&self, user_id: &str, organization_id: &str) -> Result<Option<String>, AuthorizerError> {
+    pub async fn resolve(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+    ) -> Result<Option<String>, AuthorizerError> {
         let key = (user_id.to_owned(), organization_id.to_owned());
         self.memberships
             .try_get_with(key, self.resolver.resolve(user_id, organization_id))
@@ -64,7 +76,11 @@ impl MembershipCache {
     }
 
     fn invalidate_if(&self, predicate: impl Fn(&(String, String)) -> bool + Send + Sync + 'static) {
-        if self.memberships.invalidate_entries_if(move |key, _| predicate(key)).is_err() {
+        if self
+            .memberships
+            .invalidate_entries_if(move |key, _| predicate(key))
+            .is_err()
+        {
             self.memberships.invalidate_all();
         }
     }

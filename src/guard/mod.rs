@@ -35,6 +35,11 @@ use axum::response::{IntoResponse, Response};
 use http::Request;
 use tower::{Layer, Service};
 
+mod resource;
+
+use resource::ResourceBinding;
+pub use resource::{AuthorizedResource, ResolveResourceFuture, ResourceContext, ResourceResolver};
+
 use crate::Authz;
 use crate::authz::missing_layer;
 use crate::rejection::AuthzRejection;
@@ -107,17 +112,100 @@ fn built<T>(result: Result<T, InvalidSlug>) -> T {
     result.unwrap_or_else(|error| panic!("{error}"))
 }
 
-/// Requires the permission `slug` in the session token's `permissions`.
+/// Requires the permission `slug`: in the session token's `permissions`, or, once bound to a
+/// resource with [`RequirePermission::on_resource`], on that resource.
 ///
 /// # Panics
 /// When `slug` is not a valid WorkOS permission slug (see [`try_require_permission`]).
-pub fn require_permission(slug: impl Into<String>) -> GuardLayer {
+pub fn require_permission(slug: impl Into<String>) -> RequirePermission {
     built(try_require_permission(slug))
 }
 
 /// [`require_permission`] that returns an error instead of panicking on an invalid slug.
-pub fn try_require_permission(slug: impl Into<String>) -> Result<GuardLayer, InvalidSlug> {
-    Ok(GuardLayer::new(Rule::Permission(permission_slug(slug)?)))
+pub fn try_require_permission(slug: impl Into<String>) -> Result<RequirePermission, InvalidSlug> {
+    Ok(RequirePermission {
+        permission: permission_slug(slug)?,
+    })
+}
+
+/// The layer made by [`require_permission`]: checks the token's claims, or a resource once
+/// bound to one.
+///
+/// ```
+/// use axum::{Router, routing::{delete, get}};
+/// use workos_authz::check::ResourceRef;
+/// use workos_authz::require_permission;
+///
+/// let app: Router = Router::new()
+///     .route(
+///         "/projects/{project_id}",
+///         delete(|| async { "deleted" })
+///             .route_layer(require_permission("projects:delete").on_resource("project", "project_id")),
+///     )
+///     .route(
+///         "/resources/{resource_id}",
+///         get(|| async { "resource" }).route_layer(require_permission("resources:read").on_resource_id("resource_id")),
+///     )
+///     .route(
+///         "/documents/{slug}",
+///         get(|| async { "document" }).route_layer(require_permission("documents:read").on_resource_with(
+///             |context: workos_authz::guard::ResourceContext| async move {
+///                 // Look the document up in the application's own database here.
+///                 let slug = context.param("slug").unwrap_or_default().to_owned();
+///                 Ok(ResourceRef::external("document", slug))
+///             },
+///         )),
+///     );
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequirePermission {
+    permission: String,
+}
+
+impl RequirePermission {
+    /// Checks the permission on the resource of type `resource_type` whose external id is the
+    /// route parameter `param`, inside the session's organization.
+    pub fn on_resource(
+        self,
+        resource_type: impl Into<String>,
+        param: impl Into<String>,
+    ) -> GuardLayer {
+        self.bound(ResourceBinding::External {
+            resource_type: resource_type.into(),
+            param: param.into(),
+        })
+    }
+
+    /// Checks the permission on the WorkOS resource (`authz_resource_...`) named by the route
+    /// parameter `param`.
+    pub fn on_resource_id(self, param: impl Into<String>) -> GuardLayer {
+        self.bound(ResourceBinding::Id {
+            param: param.into(),
+        })
+    }
+
+    /// Checks the permission on the resource `resolver` derives from the request.
+    pub fn on_resource_with(self, resolver: impl ResourceResolver) -> GuardLayer {
+        self.bound(ResourceBinding::Resolver(Arc::new(resolver)))
+    }
+
+    fn bound(self, binding: ResourceBinding) -> GuardLayer {
+        GuardLayer::new(Rule::Resource {
+            permission: self.permission,
+            binding,
+        })
+    }
+}
+
+impl<S> Layer<S> for RequirePermission {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guard {
+            inner,
+            rule: Arc::new(Rule::Permission(self.permission.clone())),
+        }
+    }
 }
 
 /// Requires at least one of `slugs` in the session's permissions.
@@ -181,6 +269,10 @@ enum Rule {
     Entitlement(String),
     FeatureFlag(String),
     OrgParam(String),
+    Resource {
+        permission: String,
+        binding: ResourceBinding,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -193,6 +285,10 @@ impl fmt::Display for Rule {
             Rule::Entitlement(name) => write!(f, "entitlement {name}"),
             Rule::FeatureFlag(name) => write!(f, "feature flag {name}"),
             Rule::OrgParam(param) => write!(f, "organization matching route parameter {param}"),
+            Rule::Resource {
+                permission,
+                binding,
+            } => write!(f, "permission {permission} on {binding:?}"),
         }
     }
 }
@@ -240,7 +336,9 @@ impl Rule {
             Rule::FeatureFlag(name) => {
                 Err(forbidden(format!("requires feature flag {name}"), None))
             }
-            Rule::OrgParam(_) => unreachable!("decided with the route parameters"),
+            Rule::OrgParam(_) | Rule::Resource { .. } => {
+                unreachable!("decided with the route parameters")
+            }
         }
     }
 
@@ -252,7 +350,11 @@ impl Rule {
         let Some(organization_id) = session.organization_id() else {
             return Err(forbidden("the session has no organization".into(), None));
         };
-        match path_param(parts, param)? {
+        match path_params(parts)?
+            .into_iter()
+            .find(|(key, _)| key == param)
+            .map(|(_, value)| value)
+        {
             Some(value) if value == organization_id => Ok(()),
             Some(_) => Err(forbidden(
                 format!("route parameter {param} names another organization"),
@@ -265,26 +367,20 @@ impl Rule {
     }
 }
 
-/// Reads one route parameter. axum exposes them only through an extractor; this one reads
-/// the request's extensions and never waits, so it is polled once instead of boxed.
-pub(crate) fn path_param(
-    parts: &mut http::request::Parts,
-    name: &str,
-) -> Result<Option<String>, AuthzRejection> {
+/// The route parameters, percent-decoded. axum exposes them only through an extractor; this
+/// one reads the request's extensions and never waits, so it is polled once instead of boxed.
+fn path_params(parts: &mut http::request::Parts) -> Result<Vec<(String, String)>, AuthzRejection> {
     let extraction = pin!(RawPathParams::from_request_parts(parts, &()));
-    let params = match extraction.poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(Ok(params)) => params,
-        Poll::Ready(Err(error)) => return Err(AuthzRejection::BadRequest(error.body_text())),
-        Poll::Pending => {
-            return Err(AuthzRejection::Misconfigured(
-                "route parameters are not available".into(),
-            ));
-        }
-    };
-    Ok(params
-        .iter()
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned()))
+    match extraction.poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(params)) => Ok(params
+            .iter()
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect()),
+        Poll::Ready(Err(error)) => Err(AuthzRejection::BadRequest(error.body_text())),
+        Poll::Pending => Err(AuthzRejection::Misconfigured(
+            "route parameters are not available".into(),
+        )),
+    }
 }
 
 /// The layer made by the `require_*` functions; apply it with `.route_layer(...)`.
@@ -342,6 +438,30 @@ where
             return ResponseFuture::reject(authz.reject(&AuthzRejection::MissingToken));
         };
         let decision = match &*self.rule {
+            Rule::Resource { .. } => {
+                let (authz, session, rule) = (authz.clone(), session.clone(), self.rule.clone());
+                let ready = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, ready);
+                return ResponseFuture::deferred(Box::pin(async move {
+                    let Rule::Resource {
+                        permission,
+                        binding,
+                    } = &*rule
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let (mut parts, body) = request.into_parts();
+                    match resource::authorize(&authz, &session, permission, binding, &mut parts)
+                        .await
+                    {
+                        Ok(allowed) => {
+                            parts.extensions.insert(allowed);
+                            inner.call(Request::from_parts(parts, body)).await
+                        }
+                        Err(rejection) => Ok(authz.reject(&rejection)),
+                    }
+                }));
+            }
             Rule::OrgParam(param) => {
                 let (authz, session) = (authz.clone(), session.clone());
                 let (mut parts, body) = request.into_parts();

@@ -207,20 +207,20 @@ impl SessionVerifier {
         }
         inner.start_refresher();
         let now = unix_now();
-        if let Some(cached) = inner.verified.get(token) {
-            if cached.key_generation == inner.key_generation.load(Ordering::Acquire) {
-                let expired = cached
-                    .session
-                    .claims()
-                    .exp
-                    .saturating_add(inner.rules.leeway)
-                    <= now;
-                return Attempt::Done(if expired {
-                    Err(TokenError::Expired)
-                } else {
-                    Ok(cached.session)
-                });
-            }
+        if let Some(cached) = inner.verified.get(token)
+            && cached.key_generation == inner.key_generation.load(Ordering::Acquire)
+        {
+            let expired = cached
+                .session
+                .claims()
+                .exp
+                .saturating_add(inner.rules.leeway)
+                <= now;
+            return Attempt::Done(if expired {
+                Err(TokenError::Expired)
+            } else {
+                Ok(cached.session)
+            });
         }
         let generation = inner.key_generation.load(Ordering::Acquire);
         let result = match inner.verify_uncached(token, now) {
@@ -369,19 +369,19 @@ impl Inner {
             return Err(TokenError::InvalidSignature);
         }
         let claims = strict_json::parse_object(&decode_segment(claims_segment, "claims")?)
-            .map_err(|e| TokenError::InvalidClaims(e))?;
+            .map_err(TokenError::InvalidClaims)?;
         self.session_from(claims, now)
     }
 
     fn session_from(&self, raw: Map<String, Value>, now: u64) -> Result<Session, TokenError> {
         // exp/nbf/iat are read from the raw claims first so that a wrongly typed one is named.
         for name in ["exp", "nbf", "iat"] {
-            if let Some(value) = raw.get(name) {
-                if !value.is_u64() {
-                    return Err(TokenError::InvalidClaims(format!(
-                        "{name} is not a NumericDate"
-                    )));
-                }
+            if let Some(value) = raw.get(name)
+                && !value.is_u64()
+            {
+                return Err(TokenError::InvalidClaims(format!(
+                    "{name} is not a NumericDate"
+                )));
             }
         }
         let raw = Value::Object(raw);
@@ -406,19 +406,18 @@ impl Inner {
         {
             return Err(TokenError::IssuedInFuture);
         }
-        if let Some(issuers) = &rules.issuers {
-            if !claims.iss.as_ref().is_some_and(|iss| issuers.contains(iss)) {
-                return Err(TokenError::InvalidIssuer);
-            }
+        if let Some(issuers) = &rules.issuers
+            && !claims.iss.as_ref().is_some_and(|iss| issuers.contains(iss))
+        {
+            return Err(TokenError::InvalidIssuer);
         }
-        if let Some(audiences) = &rules.audiences {
-            if !claims
+        if let Some(audiences) = &rules.audiences
+            && !claims
                 .aud
                 .as_ref()
                 .is_some_and(|aud| audiences.iter().any(|a| aud.contains(a)))
-            {
-                return Err(TokenError::InvalidAudience);
-            }
+        {
+            return Err(TokenError::InvalidAudience);
         }
         Ok(Session::new(claims, raw))
     }
@@ -436,10 +435,10 @@ impl Inner {
         let Some(remote) = &self.remote else {
             return Ok(());
         };
-        if let Some(kid) = kid {
-            if remote.unknown_kids.contains_key(kid) {
-                return Err(TokenError::UnknownKeyId);
-            }
+        if let Some(kid) = kid
+            && remote.unknown_kids.contains_key(kid)
+        {
+            return Err(TokenError::UnknownKeyId);
         }
         let mut last_fetch = remote.last_fetch.lock().await;
         let keys = self.keys.load();
@@ -475,11 +474,11 @@ impl Inner {
                 "the JWKS has not been loaded".into(),
             ));
         }
-        if let Some(kid) = kid {
-            if !keys.contains_kid(kid) {
-                remote.unknown_kids.insert(kid.to_owned(), ());
-                return Err(TokenError::UnknownKeyId);
-            }
+        if let Some(kid) = kid
+            && !keys.contains_kid(kid)
+        {
+            remote.unknown_kids.insert(kid.to_owned(), ());
+            return Err(TokenError::UnknownKeyId);
         }
         Ok(())
     }
