@@ -256,6 +256,8 @@ pub enum JwksMode {
     Error500,
     /// 200 with a body that is not a JWKS.
     Garbage,
+    /// 200 with the current document followed by 2 MiB of whitespace (valid JSON, too big).
+    Huge,
 }
 
 struct JwksState {
@@ -344,6 +346,11 @@ async fn serve_jwks(State(shared): State<JwksShared>, request: Request) -> Respo
         )
             .into_response(),
         JwksMode::Error500 => (StatusCode::INTERNAL_SERVER_ERROR, "jwks is down").into_response(),
+        JwksMode::Huge => (
+            [(header::CONTENT_TYPE, "application/json")],
+            format!("{}{}", state.document, " ".repeat(2 * 1024 * 1024)),
+        )
+            .into_response(),
         JwksMode::Garbage => (
             [(header::CONTENT_TYPE, "application/json")],
             "<html>not a key set</html>",
