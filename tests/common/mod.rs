@@ -1,0 +1,544 @@
+//! Helpers shared by the integration tests: keys generated in memory, tokens assembled by hand
+//! (including the malformed ones no JWT library would produce), a JWKS server on loopback
+//! whose document, health and fetch count the tests control, and assertions on refusals.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::signature::KeyPair as _;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{Value, json};
+
+/// The issuer and audience the strict test verifiers are configured with.
+pub const ISSUER: &str = "https://auth.example.test";
+pub const AUDIENCE: &str = "client_test";
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn unb64(text: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(text).expect("base64url")
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A fresh random identifier (hex), for kids, users and so on.
+pub fn random_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut bytes).unwrap();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}{hex}")
+}
+
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// `header.claims.signature`, with the header and claims taken as raw bytes (so duplicate
+/// members, non-UTF-8 and non-objects can be signed) and signed by `key` with `alg`.
+pub fn sign_raw(key: &EncodingKey, alg: Algorithm, header: &[u8], claims: &[u8]) -> String {
+    let message = format!("{}.{}", b64(header), b64(claims));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("sign");
+    format!("{message}.{signature}")
+}
+
+/// An unsigned `header.claims.` prefix with an arbitrary signature segment.
+pub fn with_signature(header: &[u8], claims: &[u8], signature: &str) -> String {
+    format!("{}.{}.{signature}", b64(header), b64(claims))
+}
+
+/// Standard claims of a valid session for `sub`, with the test issuer and audience.
+pub fn claims(sub: &str) -> Value {
+    let now = now();
+    json!({
+        "sub": sub,
+        "sid": random_id("session_"),
+        "org_id": "org_acme",
+        "role": "member",
+        "permissions": ["posts:read"],
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 3600,
+    })
+}
+
+/// An RSA key pair (2048 bits) with its public half in every form a test needs.
+pub struct RsaKey {
+    pub kid: String,
+    pub encoding: EncodingKey,
+    pub public_pem: String,
+    pub public_der: Vec<u8>,
+    pub n: String,
+    pub e: String,
+}
+
+impl RsaKey {
+    pub fn generate(kid: &str) -> Self {
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let pkcs8 = pair.as_der().unwrap();
+        let encoding =
+            EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes()).unwrap();
+        let public = pair.public_key();
+        let spki: PublicKeyX509Der<'static> = public.as_der().unwrap();
+        RsaKey {
+            kid: kid.to_owned(),
+            encoding,
+            public_pem: pem("PUBLIC KEY", spki.as_ref()),
+            public_der: spki.as_ref().to_vec(),
+            n: b64(public.modulus().big_endian_without_leading_zero()),
+            e: b64(public.exponent().big_endian_without_leading_zero()),
+        }
+    }
+
+    pub fn jwk(&self) -> Value {
+        json!({"kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256", "n": self.n, "e": self.e})
+    }
+
+    pub fn jwk_with_kid(&self, kid: &str) -> Value {
+        let mut jwk = self.jwk();
+        jwk["kid"] = json!(kid);
+        jwk
+    }
+
+    /// RS256 with this key's kid.
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_header(
+            &json!({"alg": "RS256", "typ": "JWT", "kid": self.kid}),
+            claims,
+        )
+    }
+
+    /// RS256 with the given header (whose `alg` is not checked here).
+    pub fn sign_header(&self, header: &Value, claims: &Value) -> String {
+        self.sign_alg(Algorithm::RS256, header, claims)
+    }
+
+    pub fn sign_alg(&self, alg: Algorithm, header: &Value, claims: &Value) -> String {
+        sign_raw(
+            &self.encoding,
+            alg,
+            header.to_string().as_bytes(),
+            claims.to_string().as_bytes(),
+        )
+    }
+
+    /// RS256 over already encoded header and claims segments (which may be bad base64).
+    pub fn sign_segments(&self, header: &str, claims: &str) -> String {
+        let message = format!("{header}.{claims}");
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::RS256)
+                .unwrap();
+        format!("{message}.{signature}")
+    }
+
+    /// RS256 over raw header and claims bytes.
+    pub fn sign_bytes(&self, header: &[u8], claims: &[u8]) -> String {
+        sign_raw(&self.encoding, Algorithm::RS256, header, claims)
+    }
+}
+
+/// A P-256 key pair.
+pub struct EcKey {
+    pub kid: String,
+    pub encoding: EncodingKey,
+    pub public_pem: String,
+    pub x: String,
+    pub y: String,
+}
+
+impl EcKey {
+    pub fn generate(kid: &str) -> Self {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let pkcs8 = pair.to_pkcs8v1().unwrap();
+        let public = pair.public_key();
+        let spki: PublicKeyX509Der<'static> = public.as_der().unwrap();
+        let point = public.as_ref();
+        assert_eq!(point.len(), 65, "uncompressed P-256 point");
+        EcKey {
+            kid: kid.to_owned(),
+            encoding: EncodingKey::from_ec_der(pkcs8.as_ref()),
+            public_pem: pem("PUBLIC KEY", spki.as_ref()),
+            x: b64(&point[1..33]),
+            y: b64(&point[33..]),
+        }
+    }
+
+    pub fn jwk(&self) -> Value {
+        json!({"kty": "EC", "crv": "P-256", "kid": self.kid, "use": "sig", "alg": "ES256", "x": self.x, "y": self.y})
+    }
+
+    pub fn sign_header(&self, header: &Value, claims: &Value) -> String {
+        sign_raw(
+            &self.encoding,
+            Algorithm::ES256,
+            header.to_string().as_bytes(),
+            claims.to_string().as_bytes(),
+        )
+    }
+
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_header(
+            &json!({"alg": "ES256", "typ": "JWT", "kid": self.kid}),
+            claims,
+        )
+    }
+}
+
+/// An Ed25519 key pair.
+pub struct EdKey {
+    pub encoding: EncodingKey,
+    pub public_pem: String,
+}
+
+impl EdKey {
+    pub fn generate() -> Self {
+        let pair = aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap();
+        let pkcs8 = pair.to_pkcs8().unwrap();
+        let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().unwrap();
+        EdKey {
+            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
+            public_pem: pem("PUBLIC KEY", spki.as_ref()),
+        }
+    }
+
+    pub fn sign_header(&self, header: &Value, claims: &Value) -> String {
+        sign_raw(
+            &self.encoding,
+            Algorithm::EdDSA,
+            header.to_string().as_bytes(),
+            claims.to_string().as_bytes(),
+        )
+    }
+}
+
+/// HS256 over `header` and `claims` with `secret`.
+pub fn hmac_sign(secret: &[u8], header: &Value, claims: &Value) -> String {
+    sign_raw(
+        &EncodingKey::from_secret(secret),
+        Algorithm::HS256,
+        header.to_string().as_bytes(),
+        claims.to_string().as_bytes(),
+    )
+}
+
+/// How the JWKS server answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwksMode {
+    /// 200 with the current document.
+    Up,
+    /// 500 with an error body.
+    Error500,
+    /// 200 with a body that is not a JWKS.
+    Garbage,
+    /// 200 with the current document followed by 2 MiB of whitespace (valid JSON, too big).
+    Huge,
+}
+
+struct JwksState {
+    document: Value,
+    mode: JwksMode,
+    log: Vec<(Instant, String)>,
+}
+
+#[derive(Clone)]
+struct JwksShared {
+    state: Arc<Mutex<JwksState>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+/// A JWKS endpoint on `127.0.0.1:0`. Every request to any path counts as a fetch (and is
+/// logged with its path and arrival time); the document and the mode can change at any time.
+pub struct JwksServer {
+    /// `http://127.0.0.1:{port}`.
+    pub base: String,
+    /// `{base}/jwks.json`.
+    pub url: String,
+    shared: JwksShared,
+}
+
+impl JwksServer {
+    pub async fn start(keys: Vec<Value>) -> Self {
+        let shared = JwksShared {
+            state: Arc::new(Mutex::new(JwksState {
+                document: json!({ "keys": keys }),
+                mode: JwksMode::Up,
+                log: Vec::new(),
+            })),
+            fetches: Arc::new(AtomicUsize::new(0)),
+        };
+        let app = Router::new()
+            .fallback(serve_jwks)
+            .with_state(shared.clone());
+        let addr = serve(app).await;
+        JwksServer {
+            base: format!("http://{addr}"),
+            url: format!("http://{addr}/jwks.json"),
+            shared,
+        }
+    }
+
+    pub fn set_keys(&self, keys: Vec<Value>) {
+        self.shared.state.lock().unwrap().document = json!({ "keys": keys });
+    }
+
+    pub fn set_mode(&self, mode: JwksMode) {
+        self.shared.state.lock().unwrap().mode = mode;
+    }
+
+    pub fn fetches(&self) -> usize {
+        self.shared.fetches.load(Ordering::SeqCst)
+    }
+
+    pub fn paths(&self) -> Vec<String> {
+        let state = self.shared.state.lock().unwrap();
+        state.log.iter().map(|(_, path)| path.clone()).collect()
+    }
+
+    pub fn fetch_times(&self) -> Vec<Instant> {
+        let state = self.shared.state.lock().unwrap();
+        state.log.iter().map(|(at, _)| *at).collect()
+    }
+
+    /// Waits (bounded) until at least `count` fetches have been served.
+    pub async fn wait_for_fetches(&self, count: usize) -> bool {
+        eventually(Duration::from_secs(5), || self.fetches() >= count).await
+    }
+}
+
+async fn serve_jwks(State(shared): State<JwksShared>, request: Request) -> Response {
+    // Counting, logging and reading the document happen under one lock: a fetch counted after
+    // a change to the document has seen that change.
+    let mut state = shared.state.lock().unwrap();
+    shared.fetches.fetch_add(1, Ordering::SeqCst);
+    state
+        .log
+        .push((Instant::now(), request.uri().path().to_owned()));
+    match state.mode {
+        JwksMode::Up => (
+            [(header::CONTENT_TYPE, "application/json")],
+            state.document.to_string(),
+        )
+            .into_response(),
+        JwksMode::Error500 => (StatusCode::INTERNAL_SERVER_ERROR, "jwks is down").into_response(),
+        JwksMode::Huge => (
+            [(header::CONTENT_TYPE, "application/json")],
+            format!("{}{}", state.document, " ".repeat(2 * 1024 * 1024)),
+        )
+            .into_response(),
+        JwksMode::Garbage => (
+            [(header::CONTENT_TYPE, "application/json")],
+            "<html>not a key set</html>",
+        )
+            .into_response(),
+    }
+}
+
+/// Serves `app` on a fresh loopback port and returns its address.
+pub async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    addr
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub async fn closed_port() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    addr
+}
+
+/// Polls `condition` every 10 ms until it holds or `limit` passes (at most 1,000 polls).
+pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    for _ in 0..1000 {
+        if condition() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    condition()
+}
+
+/// Like [`eventually`] for an asynchronous probe.
+pub async fn eventually_async<F, Fut>(limit: Duration, mut probe: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    for _ in 0..1000 {
+        if probe().await {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// One HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn challenge(&self) -> &str {
+        self.header("www-authenticate").unwrap_or("")
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("body read");
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// GET `url` with `Authorization: Bearer {token}`.
+pub async fn get_bearer(client: &reqwest::Client, url: &str, token: &str) -> Reply {
+    send(
+        client
+            .get(url)
+            .header("authorization", format!("Bearer {token}")),
+    )
+    .await
+}
+
+/// An RFC 9457 body with the given status, served as `application/problem+json`.
+pub fn assert_problem(reply: &Reply, status: u16, context: &str) {
+    assert_eq!(reply.status, status, "{context}: {reply:?}");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json"),
+        "{context}: {reply:?}"
+    );
+    let body = reply.json();
+    assert_eq!(body["status"], json!(status), "{context}: {body}");
+    for member in ["type", "title", "detail"] {
+        assert!(body[member].is_string(), "{context}: no {member} in {body}");
+    }
+}
+
+/// The body and the headers never carry the token, nor any of its three segments.
+pub fn assert_no_echo(reply: &Reply, token: &str, context: &str) {
+    let mut secrets: Vec<&str> = token.split('.').filter(|s| s.len() >= 16).collect();
+    if token.len() >= 16 {
+        secrets.push(token);
+    }
+    let headers = format!("{:?}", reply.headers);
+    for secret in secrets {
+        assert!(
+            !reply.body.contains(secret),
+            "{context}: body echoes the token: {}",
+            reply.body
+        );
+        assert!(
+            !headers.contains(secret),
+            "{context}: headers echo the token: {headers}"
+        );
+    }
+}
+
+/// 401, `WWW-Authenticate: Bearer realm=..., error="invalid_token"`, a problem body, and no
+/// trace of the token.
+pub fn assert_invalid_token(reply: &Reply, token: &str, context: &str) {
+    assert_problem(reply, 401, context);
+    let challenge = reply.challenge();
+    assert!(
+        challenge.starts_with("Bearer realm=\""),
+        "{context}: challenge {challenge:?}"
+    );
+    assert!(
+        challenge.contains("error=\"invalid_token\""),
+        "{context}: challenge {challenge:?}"
+    );
+    assert_no_echo(reply, token, context);
+}
+
+/// 401 for a request without token: a challenge naming the realm and no `error` (RFC 6750
+/// §3.1).
+pub fn assert_missing_token(reply: &Reply, context: &str) {
+    assert_problem(reply, 401, context);
+    let challenge = reply.challenge();
+    assert!(
+        challenge.starts_with("Bearer realm=\""),
+        "{context}: challenge {challenge:?}"
+    );
+    assert!(
+        !challenge.contains("error="),
+        "{context}: challenge {challenge:?}"
+    );
+}
+
+/// 403 with `error="insufficient_scope"` and a problem body.
+pub fn assert_forbidden(reply: &Reply, context: &str) {
+    assert_problem(reply, 403, context);
+    let challenge = reply.challenge();
+    assert!(
+        challenge.starts_with("Bearer realm=\""),
+        "{context}: challenge {challenge:?}"
+    );
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{context}: challenge {challenge:?}"
+    );
+}
