@@ -1212,7 +1212,7 @@ async fn the_size_limit_is_8_kib_and_checked_before_decoding() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: src/session/verifier.rs:277 the strict-JSON error of an unverified header (duplicate member name chosen by the caller, newlines included) goes unfiltered into the 401 detail and the layer's log line (src/authz/layer.rs:121)"]
+
 async fn a_refusal_never_reflects_unverified_header_text() {
     let key = RsaKey::generate("rsa-r");
     let verifier = SessionVerifier::builder()
@@ -1367,7 +1367,7 @@ async fn a_handler_sees_every_typed_claim() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: src/session/mod.rs:148 Session::expires_at panics (SystemTime overflow) for exp = u64::MAX, which the verifier accepts"]
+
 async fn expires_at_survives_any_exp_the_verifier_accepts() {
     let authz = Authz::embedded().unwrap();
     let signer = authz.signer().unwrap();

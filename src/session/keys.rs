@@ -36,6 +36,9 @@ pub enum KeyError {
 #[derive(Clone)]
 pub struct VerificationKey {
     kid: Option<String>,
+    // The key material as configured (PEM, secret or JWK parameters): two keys with the same
+    // kid but different material are different keys, and a swap must drop cached tokens.
+    fingerprint: Vec<u8>,
     key: DecodingKey,
     family: AlgorithmFamily,
     // A JWK may pin its algorithm; a token claiming another one is refused even if the
@@ -57,7 +60,7 @@ impl VerificationKey {
     /// An RSA public key in PEM (PKCS#1 or SubjectPublicKeyInfo).
     pub fn rsa_pem(pem: &[u8]) -> Result<Self, KeyError> {
         DecodingKey::from_rsa_pem(pem)
-            .map(|key| Self::new(key, AlgorithmFamily::Rsa))
+            .map(|key| Self::new(key, AlgorithmFamily::Rsa, pem))
             .map_err(|e| KeyError::InvalidKey {
                 kind: "RSA",
                 reason: e.to_string(),
@@ -67,7 +70,7 @@ impl VerificationKey {
     /// An EC (P-256 or P-384) public key in PEM.
     pub fn ec_pem(pem: &[u8]) -> Result<Self, KeyError> {
         DecodingKey::from_ec_pem(pem)
-            .map(|key| Self::new(key, AlgorithmFamily::Ec))
+            .map(|key| Self::new(key, AlgorithmFamily::Ec, pem))
             .map_err(|e| KeyError::InvalidKey {
                 kind: "EC",
                 reason: e.to_string(),
@@ -77,7 +80,7 @@ impl VerificationKey {
     /// An Ed25519 public key in PEM.
     pub fn ed25519_pem(pem: &[u8]) -> Result<Self, KeyError> {
         DecodingKey::from_ed_pem(pem)
-            .map(|key| Self::new(key, AlgorithmFamily::Ed))
+            .map(|key| Self::new(key, AlgorithmFamily::Ed, pem))
             .map_err(|e| KeyError::InvalidKey {
                 kind: "Ed25519",
                 reason: e.to_string(),
@@ -86,17 +89,33 @@ impl VerificationKey {
 
     /// A shared HMAC secret, for tests and non-WorkOS issuers (WorkOS signs with RS256).
     pub fn hmac_secret(secret: &[u8]) -> Self {
-        Self::new(DecodingKey::from_secret(secret), AlgorithmFamily::Hmac)
+        Self::new(
+            DecodingKey::from_secret(secret),
+            AlgorithmFamily::Hmac,
+            secret,
+        )
     }
 
-    /// A key from one JWK; its `kid` and `alg`, when present, are kept.
+    /// A public key from one JWK; its `kid` and `alg`, when present, are kept.
+    ///
+    /// Symmetric (`oct`) JWKs are refused: a JWKS is public, and an HMAC key anyone can read
+    /// lets anyone sign. Use [`VerificationKey::hmac_secret`] for a shared secret.
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, KeyError> {
         let family = match &jwk.algorithm {
             AlgorithmParameters::RSA(_) => AlgorithmFamily::Rsa,
             AlgorithmParameters::EllipticCurve(_) => AlgorithmFamily::Ec,
             AlgorithmParameters::OctetKeyPair(_) => AlgorithmFamily::Ed,
-            AlgorithmParameters::OctetKey(_) => AlgorithmFamily::Hmac,
+            AlgorithmParameters::OctetKey(_) => {
+                return Err(KeyError::InvalidKey {
+                    kind: "JWK",
+                    reason: "symmetric (oct) keys are never taken from a JWKS".into(),
+                });
+            }
         };
+        let fingerprint = serde_json::to_vec(&jwk.algorithm).map_err(|e| KeyError::InvalidKey {
+            kind: "JWK",
+            reason: e.to_string(),
+        })?;
         let key = DecodingKey::from_jwk(jwk).map_err(|e| KeyError::InvalidKey {
             kind: "JWK",
             reason: e.to_string(),
@@ -112,15 +131,17 @@ impl VerificationKey {
         };
         Ok(VerificationKey {
             kid: jwk.common.key_id.clone(),
+            fingerprint,
             key,
             family,
             algorithm,
         })
     }
 
-    fn new(key: DecodingKey, family: AlgorithmFamily) -> Self {
+    fn new(key: DecodingKey, family: AlgorithmFamily, material: &[u8]) -> Self {
         VerificationKey {
             kid: None,
+            fingerprint: material.to_vec(),
             key,
             family,
             algorithm: None,
@@ -245,9 +266,20 @@ impl KeySet {
 
     /// Whether some key of `self` is missing from `next`: tokens verified with it must not
     /// stay trusted.
+    /// A key counts as kept only with the same kid and the same material: a key replaced
+    /// under its old kid is a lost key.
     pub(crate) fn loses_keys_in(&self, next: &KeySet) -> bool {
-        self.by_kid.keys().any(|kid| !next.by_kid.contains_key(kid))
-            || self.unnamed.len() > next.unnamed.len()
+        let kept_named = |(kid, key): (&String, &Arc<VerificationKey>)| {
+            next.by_kid
+                .get(kid)
+                .is_some_and(|next_key| next_key.fingerprint == key.fingerprint)
+        };
+        let kept_unnamed = |key: &Arc<VerificationKey>| {
+            next.unnamed
+                .iter()
+                .any(|next_key| next_key.fingerprint == key.fingerprint)
+        };
+        !self.by_kid.iter().all(kept_named) || !self.unnamed.iter().all(kept_unnamed)
     }
 }
 

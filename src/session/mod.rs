@@ -145,7 +145,10 @@ impl Session {
 
     /// When the token expires (`exp`).
     pub fn expires_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.inner.claims.exp)
+        // The verifier refuses dates past year 9999, but claims can be built by hand too.
+        UNIX_EPOCH
+            .checked_add(Duration::from_secs(self.inner.claims.exp))
+            .unwrap_or(UNIX_EPOCH)
     }
 
     /// All standard claims, typed.

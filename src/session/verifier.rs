@@ -273,8 +273,11 @@ fn parse_header(token: &str, rules: &Rules) -> Result<Header, TokenError> {
         return Err(TokenError::Malformed("empty token".into()));
     }
     let (header, _, _) = split_token(token)?;
-    let header = strict_json::parse_object(&decode_segment(header, "header")?)
-        .map_err(|e| TokenError::Malformed(format!("header: {e}")))?;
+    // The header is unverified: its parse error (which may quote attacker-chosen member names)
+    // is logged nowhere and replaced by a fixed message.
+    let header = strict_json::parse_object(&decode_segment(header, "header")?).map_err(|_| {
+        TokenError::Malformed("header is not a JSON object with unique member names".into())
+    })?;
     if header.contains_key("crit") {
         return Err(TokenError::CriticalHeader);
     }
@@ -303,6 +306,19 @@ fn parse_header(token: &str, rules: &Rules) -> Result<Header, TokenError> {
         }
     };
     Ok(Header { algorithm, kid })
+}
+
+/// The last second of year 9999: later dates are not dates a token can mean, and would overflow
+/// `SystemTime` arithmetic.
+const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
+/// A parser message fit for a response and a log line: printable ASCII, bounded length.
+fn sanitized(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { ' ' })
+        .take(160)
+        .collect()
 }
 
 /// A header value fit to echo in an error message: short, printable, without quotes.
@@ -369,7 +385,7 @@ impl Inner {
             return Err(TokenError::InvalidSignature);
         }
         let claims = strict_json::parse_object(&decode_segment(claims_segment, "claims")?)
-            .map_err(TokenError::InvalidClaims)?;
+            .map_err(|error| TokenError::InvalidClaims(sanitized(&error)))?;
         self.session_from(claims, now)
     }
 
@@ -377,7 +393,9 @@ impl Inner {
         // exp/nbf/iat are read from the raw claims first so that a wrongly typed one is named.
         for name in ["exp", "nbf", "iat"] {
             if let Some(value) = raw.get(name)
-                && !value.is_u64()
+                && !value
+                    .as_u64()
+                    .is_some_and(|seconds| seconds <= MAX_NUMERIC_DATE)
             {
                 return Err(TokenError::InvalidClaims(format!(
                     "{name} is not a NumericDate"
@@ -386,7 +404,7 @@ impl Inner {
         }
         let raw = Value::Object(raw);
         let claims = SessionClaims::deserialize(&raw)
-            .map_err(|e| TokenError::InvalidClaims(e.to_string()))?;
+            .map_err(|error| TokenError::InvalidClaims(sanitized(&error.to_string())))?;
         let rules = &self.rules;
         if claims.sub.is_empty() {
             return Err(TokenError::InvalidClaims("sub is empty".into()));
