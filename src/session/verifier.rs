@@ -393,9 +393,9 @@ impl Inner {
         // exp/nbf/iat are read from the raw claims first so that a wrongly typed one is named.
         for name in ["exp", "nbf", "iat"] {
             if let Some(value) = raw.get(name)
-                && !value
+                && value
                     .as_u64()
-                    .is_some_and(|seconds| seconds <= MAX_NUMERIC_DATE)
+                    .is_none_or(|seconds| seconds > MAX_NUMERIC_DATE)
             {
                 return Err(TokenError::InvalidClaims(format!(
                     "{name} is not a NumericDate"
