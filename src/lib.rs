@@ -3,4 +3,5 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod local;
 pub mod session;
