@@ -5,6 +5,7 @@
 mod authz;
 pub mod check;
 pub mod guard;
+pub mod local;
 pub mod rejection;
 mod response_future;
 pub mod session;
