@@ -4,3 +4,4 @@
 
 pub mod check;
 pub mod session;
+pub mod workos;
