@@ -596,4 +596,16 @@ mod tests {
         assert_eq!(segment("a/b c?d#e%").to_string(), "a%2Fb%20c%3Fd%23e%25");
         assert_eq!(segment("proj_1-x.y~z").to_string(), "proj_1-x.y~z");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn a_path_segment_decodes_back_and_never_splits_the_path(value in "\\PC{0,40}") {
+            let encoded = segment(&value).to_string();
+            proptest::prop_assert!(!encoded.contains(['/', '?', '#', ' ']));
+            let decoded = percent_encoding::percent_decode_str(&encoded)
+                .decode_utf8()
+                .map(|text| text.into_owned());
+            proptest::prop_assert_eq!(decoded.ok(), Some(value));
+        }
+    }
 }

@@ -281,4 +281,33 @@ mod tests {
             Err(WebhookError::InvalidPayload(_))
         ));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_header_is_answered_without_panicking(header in ".{0,200}") {
+            let _ = verify_webhook(&header, BODY, SECRET, DEFAULT_TOLERANCE, now());
+        }
+
+        #[test]
+        fn any_signed_body_verifies_and_any_change_is_caught(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            flip in proptest::prelude::any::<usize>(),
+        ) {
+            let header = sign_webhook(&body, SECRET, now());
+            let verdict = verify_webhook(&header, &body, SECRET, DEFAULT_TOLERANCE, now());
+            // The signature holds; only the payload may fail to be an event.
+            proptest::prop_assert!(!matches!(
+                verdict,
+                Err(WebhookError::SignatureMismatch | WebhookError::MalformedSignature(_))
+            ));
+            if !body.is_empty() {
+                let mut changed = body.clone();
+                changed[flip % body.len()] ^= 0x01;
+                proptest::prop_assert!(matches!(
+                    verify_webhook(&header, &changed, SECRET, DEFAULT_TOLERANCE, now()),
+                    Err(WebhookError::SignatureMismatch)
+                ));
+            }
+        }
+    }
 }
