@@ -863,3 +863,74 @@ async fn the_membership_resolver_finds_the_active_membership() {
          &statuses=active&limit=10&order=desc"
     );
 }
+
+#[tokio::test]
+async fn a_long_retry_after_is_capped() {
+    let (base, script) = scripted(|attempt, _| match attempt {
+        0 => Reply::Now(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "3600")],
+                "slow down",
+            )
+                .into_response(),
+        ),
+        _ => json_reply(StatusCode::OK, "req_ok", permission_json("a")),
+    })
+    .await;
+    let retry = quick_retries(1).with_max_retry_after(Duration::from_millis(150));
+    let workos = client(&base, retry);
+
+    let started = Instant::now();
+    workos
+        .get_permission("a")
+        .await
+        .expect("the retry succeeds");
+    let waited = started.elapsed();
+    eprintln!("measured: {waited:?}");
+
+    assert_eq!(script.hits(), 2);
+    assert!(
+        waited >= Duration::from_millis(150),
+        "waited only {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(10),
+        "an hour was not waited: {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_caller_supplied_http_client_is_used_with_our_headers() {
+    let (base, script) =
+        scripted(|_, _| json_reply(StatusCode::OK, "req_ok", permission_json("a"))).await;
+    let http = reqwest::Client::builder()
+        .default_headers(
+            [(
+                header::HeaderName::from_static("x-proxy-tag"),
+                header::HeaderValue::from_static("mine"),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .expect("a reqwest client");
+    let workos = WorkOsClient::builder(API_KEY)
+        .base_url(&base)
+        .http_client(http)
+        .build()
+        .expect("valid settings");
+
+    workos.get_permission("a").await.expect("ok");
+
+    let seen = &script.seen()[0];
+    assert_eq!(seen.header("x-proxy-tag"), Some("mine"));
+    assert_eq!(
+        seen.header("authorization"),
+        Some(&*format!("Bearer {API_KEY}"))
+    );
+    assert!(
+        seen.header("user-agent")
+            .is_some_and(|agent| agent.starts_with("workos-authz/"))
+    );
+}
