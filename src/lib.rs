@@ -9,6 +9,7 @@ pub mod local;
 pub mod rejection;
 mod response_future;
 pub mod session;
+pub mod workos;
 
 pub use authz::{
     Authz, AuthzBuilder, AuthzLayer, AuthzService, ConfigError, DEFAULT_WORKOS_BASE_URL, Mode,

@@ -34,7 +34,7 @@ use serde::de::DeserializeOwned;
 
 pub use claims::{Actor, Audience, SessionClaims};
 pub use keys::{KeyError, VerificationKey};
-pub(crate) use signer::unix_now;
+pub(crate) use signer::{random_hex, unix_now};
 pub use signer::{SignError, TokenSigner};
 pub use source::{TokenSource, TokenSources};
 pub(crate) use verifier::Attempt;
