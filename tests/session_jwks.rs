@@ -541,3 +541,68 @@ async fn a_symmetric_key_published_in_a_fetched_jwks_is_never_trusted() {
         result.map(|s| s.user_id().to_owned())
     );
 }
+
+#[tokio::test]
+#[ignore = "BUG: src/session/keys.rs:250 KeySet::loses_keys_in counts unnamed keys, so a kid-less key replaced by another kid-less key leaves its tokens in the verified-token cache (200 instead of 401)"]
+async fn an_unnamed_key_replaced_by_another_invalidates_cached_tokens() {
+    let old = RsaKey::generate("unused");
+    let new = RsaKey::generate("unused");
+    let unnamed = |key: &RsaKey| {
+        let mut jwk = key.jwk();
+        jwk.as_object_mut().unwrap().remove("kid");
+        jwk
+    };
+    let jwks = JwksServer::start(vec![unnamed(&old)]).await;
+    let authz = authz_for(verifier_for(&jwks, LONG, LONG));
+    let url = serve_me(&authz).await;
+    let http = client();
+    let header = json!({"alg": "RS256", "typ": "JWT"});
+
+    let cached = old.sign_header(&header, &claims("user_old"));
+    let reply = get_bearer(&http, &url, &cached).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+
+    jwks.set_keys(vec![unnamed(&new)]);
+    authz.verifier().prefetch().await.unwrap();
+    let reply = get_bearer(&http, &url, &new.sign_header(&header, &claims("user_new"))).await;
+    assert_eq!(reply.status, 200, "the new key is in use: {reply:?}");
+    let uncached = old.sign_header(&header, &claims("user_old_2"));
+    let reply = get_bearer(&http, &url, &uncached).await;
+    assert_invalid_token(&reply, &uncached, "uncached token of the replaced key");
+    let reply = get_bearer(&http, &url, &cached).await;
+    assert_invalid_token(&reply, &cached, "cached token of the replaced key");
+}
+
+#[test]
+#[ignore = "BUG (edge): src/session/verifier.rs:487-501 start_refresher spawns the periodic refresh once, on the runtime of the first verification; when that runtime ends, refresh never runs again (removed keys stay trusted)"]
+fn the_periodic_refresh_outlives_the_runtime_of_the_first_verification() {
+    let (a, b) = (RsaKey::generate("key_a"), RsaKey::generate("key_b"));
+    let main = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let jwks = main.block_on(JwksServer::start(vec![a.jwk()]));
+    // Unknown kids never refetch: only the periodic refresh can bring key_b in.
+    let verifier = verifier_for(&jwks, LONG, Duration::from_millis(200));
+    let token_a = a.sign(&claims("user_a"));
+    {
+        // A start-up check in a short-lived runtime, as `#[tokio::main]`-less code may do.
+        let startup = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        startup.block_on(verifier.verify(&token_a)).unwrap();
+    }
+    jwks.set_keys(vec![a.jwk(), b.jwk()]);
+    main.block_on(async {
+        let before = jwks.fetches();
+        assert_eq!(verifier.verify(&token_a).await.unwrap().user_id(), "user_a");
+        assert!(
+            jwks.wait_for_fetches(before + 1).await,
+            "no periodic refresh after the first runtime ended ({before} fetches)"
+        );
+        let token_b = b.sign(&claims("user_b"));
+        assert_eq!(verifier.verify(&token_b).await.unwrap().user_id(), "user_b");
+    });
+}
