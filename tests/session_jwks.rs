@@ -286,18 +286,18 @@ async fn a_flood_of_unknown_kids_over_http_fetches_the_jwks_once() {
 
 #[tokio::test]
 async fn unknown_kids_cause_at_most_one_fetch_per_cooldown_window() {
-    const COOLDOWN: Duration = Duration::from_millis(300);
+    const COOLDOWN: Duration = Duration::from_millis(400);
     let a = RsaKey::generate("key_a");
     let jwks = JwksServer::start(vec![a.jwk()]).await;
     let verifier = verifier_for(&jwks, COOLDOWN, LONG);
     let payload = claims("user_flood").to_string();
 
-    // Waves of concurrent verifications with fresh random kids, for about five windows.
+    // Waves of concurrent verifications with fresh random kids, for about four windows.
     let start = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     let mut verified = 0usize;
     for _ in 0..200 {
-        if start.elapsed() > COOLDOWN * 5 {
+        if start.elapsed() > COOLDOWN * 4 {
             break;
         }
         ticker.tick().await;
@@ -360,12 +360,23 @@ async fn the_periodic_refresh_picks_up_new_keys_and_drops_removed_ones() {
 
     jwks.set_keys(vec![a.jwk(), c.jwk()]);
     let changed_at = jwks.fetches();
-    assert!(
-        jwks.wait_for_fetches(changed_at + 1).await,
-        "no periodic refresh within 5 s"
-    );
-
-    assert_eq!(verifier.verify(&token_c).await.unwrap().user_id(), "user_c");
+    // Wait for the effect (key_c accepted), not just the fetch: the fetch is counted before
+    // its answer is installed. Verifying key_c cannot itself cause a fetch here.
+    let mut accepted = None;
+    let start = Instant::now();
+    for _ in 0..500 {
+        if let Ok(session) = verifier.verify(&token_c).await {
+            accepted = Some(session);
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    let session = accepted.expect("key_c never accepted: no periodic refresh within 5 s");
+    assert_eq!(session.user_id(), "user_c");
+    assert!(jwks.fetches() > changed_at);
     assert_eq!(
         verifier.verify(&token_b).await.unwrap_err(),
         TokenError::UnknownKeyId,
@@ -596,13 +607,24 @@ fn the_periodic_refresh_outlives_the_runtime_of_the_first_verification() {
     }
     jwks.set_keys(vec![a.jwk(), b.jwk()]);
     main.block_on(async {
-        let before = jwks.fetches();
         assert_eq!(verifier.verify(&token_a).await.unwrap().user_id(), "user_a");
-        assert!(
-            jwks.wait_for_fetches(before + 1).await,
-            "no periodic refresh after the first runtime ended ({before} fetches)"
-        );
         let token_b = b.sign(&claims("user_b"));
-        assert_eq!(verifier.verify(&token_b).await.unwrap().user_id(), "user_b");
+        let start = Instant::now();
+        let mut accepted = false;
+        for _ in 0..500 {
+            if verifier.verify(&token_b).await.is_ok() {
+                accepted = true;
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(5) {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        assert!(
+            accepted,
+            "no periodic refresh after the first runtime ended ({} fetches)",
+            jwks.fetches()
+        );
     });
 }
