@@ -41,7 +41,6 @@ fn authz_for(verifier: SessionVerifier) -> Authz {
 
 const LONG: Duration = Duration::from_secs(3600);
 const SHORT: Duration = Duration::from_millis(200);
-const POLL: Duration = Duration::from_millis(10);
 
 #[tokio::test]
 async fn a_rotated_in_key_is_accepted_after_exactly_one_refetch() {
@@ -60,21 +59,15 @@ async fn a_rotated_in_key_is_accepted_after_exactly_one_refetch() {
     jwks.set_keys(vec![a.jwk(), b.jwk()]);
     let token_b = b.sign(&claims("user_b"));
     let mut refusals = 0;
-    let mut accepted = false;
-    let start = Instant::now();
-    for _ in 0..500 {
+    let accepted = poll_until(async || {
         let reply = get_bearer(&http, &url, &token_b).await;
-        if reply.status == 200 {
-            accepted = true;
-            break;
+        if reply.status != 200 {
+            assert_invalid_token(&reply, &token_b, "new kid before the refetch");
+            refusals += 1;
         }
-        assert_invalid_token(&reply, &token_b, "new kid before the refetch");
-        refusals += 1;
-        if start.elapsed() > Duration::from_secs(5) {
-            break;
-        }
-        tokio::time::sleep(POLL).await;
-    }
+        reply.status == 200
+    })
+    .await;
     assert!(accepted, "the new kid was never accepted");
     assert_eq!(
         jwks.fetches(),
@@ -169,19 +162,15 @@ async fn a_jwks_server_that_goes_down_keeps_the_last_good_key_set() {
         jwks.set_mode(mode);
         // Unknown kids make the verifier refetch once the cooldown allows: that refetch fails.
         let mut outcomes = Vec::new();
-        let start = Instant::now();
-        for _ in 0..500 {
+        let refetched = poll_until(async || {
             let token = a.sign_header(
                 &json!({"alg": "RS256", "kid": random_id("kid_")}),
                 &claims("user_x"),
             );
             outcomes.push(verifier.verify(&token).await);
-            if jwks.fetches() >= 2 || start.elapsed() > Duration::from_secs(5) {
-                break;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-        let refetched = jwks.fetches() >= 2;
+            jwks.fetches() >= 2
+        })
+        .await;
         assert!(refetched, "{mode:?}: no refetch was attempted");
         assert_eq!(jwks.fetches(), 2, "{mode:?}: one failed refetch");
         for outcome in outcomes {
@@ -226,20 +215,12 @@ async fn a_jwks_that_never_answered_gives_503_not_401() {
     assert_eq!(jwks.fetches(), 1);
 
     jwks.set_mode(JwksMode::Up);
-    let mut recovered = false;
-    let start = Instant::now();
-    for _ in 0..500 {
+    let recovered = poll_until(async || {
         let reply = get_bearer(&http, &url, &token).await;
         assert!(matches!(reply.status, 200 | 503), "{reply:?}");
-        if reply.status == 200 {
-            recovered = true;
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(5) {
-            break;
-        }
-        tokio::time::sleep(POLL).await;
-    }
+        reply.status == 200
+    })
+    .await;
     assert!(recovered, "the verifier never retried the JWKS");
 }
 
@@ -362,20 +343,12 @@ async fn the_periodic_refresh_picks_up_new_keys_and_drops_removed_ones() {
     let changed_at = jwks.fetches();
     // Wait for the effect (key_c accepted), not just the fetch: the fetch is counted before
     // its answer is installed. Verifying key_c cannot itself cause a fetch here.
-    let mut accepted = None;
-    let start = Instant::now();
-    for _ in 0..500 {
-        if let Ok(session) = verifier.verify(&token_c).await {
-            accepted = Some(session);
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(5) {
-            break;
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    let session = accepted.expect("key_c never accepted: no periodic refresh within 5 s");
-    assert_eq!(session.user_id(), "user_c");
+    let accepted = poll_until(async || verifier.verify(&token_c).await.is_ok()).await;
+    assert!(
+        accepted,
+        "key_c never accepted: no periodic refresh within 5 s"
+    );
+    assert_eq!(verifier.verify(&token_c).await.unwrap().user_id(), "user_c");
     assert!(jwks.fetches() > changed_at);
     assert_eq!(
         verifier.verify(&token_b).await.unwrap_err(),
@@ -609,18 +582,7 @@ fn the_periodic_refresh_outlives_the_runtime_of_the_first_verification() {
     main.block_on(async {
         assert_eq!(verifier.verify(&token_a).await.unwrap().user_id(), "user_a");
         let token_b = b.sign(&claims("user_b"));
-        let start = Instant::now();
-        let mut accepted = false;
-        for _ in 0..500 {
-            if verifier.verify(&token_b).await.is_ok() {
-                accepted = true;
-                break;
-            }
-            if start.elapsed() > Duration::from_secs(5) {
-                break;
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        let accepted = poll_until(async || verifier.verify(&token_b).await.is_ok()).await;
         assert!(
             accepted,
             "no periodic refresh after the first runtime ended ({} fetches)",

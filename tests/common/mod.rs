@@ -371,6 +371,23 @@ pub async fn closed_port() -> SocketAddr {
     addr
 }
 
+/// Calls `probe` every 10 ms until it returns true or 5 s have passed (at most 500 calls);
+/// returns whether it ever did. For time-based behaviour only (cooldowns, refresh
+/// intervals, expiry): the condition polled is the observable effect, never the clock.
+pub async fn poll_until(mut probe: impl AsyncFnMut() -> bool) -> bool {
+    let start = Instant::now();
+    for _ in 0..500 {
+        if probe().await {
+            return true;
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
 /// One HTTP answer, read whole.
 #[derive(Debug)]
 pub struct Reply {
