@@ -41,7 +41,6 @@ fn authz_for(verifier: SessionVerifier) -> Authz {
 
 const LONG: Duration = Duration::from_secs(3600);
 const SHORT: Duration = Duration::from_millis(200);
-const POLL: Duration = Duration::from_millis(10);
 
 #[tokio::test]
 async fn a_rotated_in_key_is_accepted_after_exactly_one_refetch() {
@@ -60,21 +59,15 @@ async fn a_rotated_in_key_is_accepted_after_exactly_one_refetch() {
     jwks.set_keys(vec![a.jwk(), b.jwk()]);
     let token_b = b.sign(&claims("user_b"));
     let mut refusals = 0;
-    let mut accepted = false;
-    let start = Instant::now();
-    for _ in 0..500 {
+    let accepted = poll_until(async || {
         let reply = get_bearer(&http, &url, &token_b).await;
-        if reply.status == 200 {
-            accepted = true;
-            break;
+        if reply.status != 200 {
+            assert_invalid_token(&reply, &token_b, "new kid before the refetch");
+            refusals += 1;
         }
-        assert_invalid_token(&reply, &token_b, "new kid before the refetch");
-        refusals += 1;
-        if start.elapsed() > Duration::from_secs(5) {
-            break;
-        }
-        tokio::time::sleep(POLL).await;
-    }
+        reply.status == 200
+    })
+    .await;
     assert!(accepted, "the new kid was never accepted");
     assert_eq!(
         jwks.fetches(),
@@ -169,19 +162,15 @@ async fn a_jwks_server_that_goes_down_keeps_the_last_good_key_set() {
         jwks.set_mode(mode);
         // Unknown kids make the verifier refetch once the cooldown allows: that refetch fails.
         let mut outcomes = Vec::new();
-        let start = Instant::now();
-        for _ in 0..500 {
+        let refetched = poll_until(async || {
             let token = a.sign_header(
                 &json!({"alg": "RS256", "kid": random_id("kid_")}),
                 &claims("user_x"),
             );
             outcomes.push(verifier.verify(&token).await);
-            if jwks.fetches() >= 2 || start.elapsed() > Duration::from_secs(5) {
-                break;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-        let refetched = jwks.fetches() >= 2;
+            jwks.fetches() >= 2
+        })
+        .await;
         assert!(refetched, "{mode:?}: no refetch was attempted");
         assert_eq!(jwks.fetches(), 2, "{mode:?}: one failed refetch");
         for outcome in outcomes {
@@ -226,20 +215,12 @@ async fn a_jwks_that_never_answered_gives_503_not_401() {
     assert_eq!(jwks.fetches(), 1);
 
     jwks.set_mode(JwksMode::Up);
-    let mut recovered = false;
-    let start = Instant::now();
-    for _ in 0..500 {
+    let recovered = poll_until(async || {
         let reply = get_bearer(&http, &url, &token).await;
         assert!(matches!(reply.status, 200 | 503), "{reply:?}");
-        if reply.status == 200 {
-            recovered = true;
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(5) {
-            break;
-        }
-        tokio::time::sleep(POLL).await;
-    }
+        reply.status == 200
+    })
+    .await;
     assert!(recovered, "the verifier never retried the JWKS");
 }
 
@@ -286,18 +267,18 @@ async fn a_flood_of_unknown_kids_over_http_fetches_the_jwks_once() {
 
 #[tokio::test]
 async fn unknown_kids_cause_at_most_one_fetch_per_cooldown_window() {
-    const COOLDOWN: Duration = Duration::from_millis(300);
+    const COOLDOWN: Duration = Duration::from_millis(400);
     let a = RsaKey::generate("key_a");
     let jwks = JwksServer::start(vec![a.jwk()]).await;
     let verifier = verifier_for(&jwks, COOLDOWN, LONG);
     let payload = claims("user_flood").to_string();
 
-    // Waves of concurrent verifications with fresh random kids, for about five windows.
+    // Waves of concurrent verifications with fresh random kids, for about four windows.
     let start = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     let mut verified = 0usize;
     for _ in 0..200 {
-        if start.elapsed() > COOLDOWN * 5 {
+        if start.elapsed() > COOLDOWN * 4 {
             break;
         }
         ticker.tick().await;
@@ -360,12 +341,15 @@ async fn the_periodic_refresh_picks_up_new_keys_and_drops_removed_ones() {
 
     jwks.set_keys(vec![a.jwk(), c.jwk()]);
     let changed_at = jwks.fetches();
+    // Wait for the effect (key_c accepted), not just the fetch: the fetch is counted before
+    // its answer is installed. Verifying key_c cannot itself cause a fetch here.
+    let accepted = poll_until(async || verifier.verify(&token_c).await.is_ok()).await;
     assert!(
-        jwks.wait_for_fetches(changed_at + 1).await,
-        "no periodic refresh within 5 s"
+        accepted,
+        "key_c never accepted: no periodic refresh within 5 s"
     );
-
     assert_eq!(verifier.verify(&token_c).await.unwrap().user_id(), "user_c");
+    assert!(jwks.fetches() > changed_at);
     assert_eq!(
         verifier.verify(&token_b).await.unwrap_err(),
         TokenError::UnknownKeyId,
@@ -540,4 +524,69 @@ async fn a_symmetric_key_published_in_a_fetched_jwks_is_never_trusted() {
         "a token signed with a key published in the JWKS was accepted as {:?}",
         result.map(|s| s.user_id().to_owned())
     );
+}
+
+#[tokio::test]
+#[ignore = "BUG: src/session/keys.rs:250 KeySet::loses_keys_in counts unnamed keys, so a kid-less key replaced by another kid-less key leaves its tokens in the verified-token cache (200 instead of 401)"]
+async fn an_unnamed_key_replaced_by_another_invalidates_cached_tokens() {
+    let old = RsaKey::generate("unused");
+    let new = RsaKey::generate("unused");
+    let unnamed = |key: &RsaKey| {
+        let mut jwk = key.jwk();
+        jwk.as_object_mut().unwrap().remove("kid");
+        jwk
+    };
+    let jwks = JwksServer::start(vec![unnamed(&old)]).await;
+    let authz = authz_for(verifier_for(&jwks, LONG, LONG));
+    let url = serve_me(&authz).await;
+    let http = client();
+    let header = json!({"alg": "RS256", "typ": "JWT"});
+
+    let cached = old.sign_header(&header, &claims("user_old"));
+    let reply = get_bearer(&http, &url, &cached).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+
+    jwks.set_keys(vec![unnamed(&new)]);
+    authz.verifier().prefetch().await.unwrap();
+    let reply = get_bearer(&http, &url, &new.sign_header(&header, &claims("user_new"))).await;
+    assert_eq!(reply.status, 200, "the new key is in use: {reply:?}");
+    let uncached = old.sign_header(&header, &claims("user_old_2"));
+    let reply = get_bearer(&http, &url, &uncached).await;
+    assert_invalid_token(&reply, &uncached, "uncached token of the replaced key");
+    let reply = get_bearer(&http, &url, &cached).await;
+    assert_invalid_token(&reply, &cached, "cached token of the replaced key");
+}
+
+#[test]
+#[ignore = "BUG (edge): src/session/verifier.rs:487-501 start_refresher spawns the periodic refresh once, on the runtime of the first verification; when that runtime ends, refresh never runs again (removed keys stay trusted)"]
+fn the_periodic_refresh_outlives_the_runtime_of_the_first_verification() {
+    let (a, b) = (RsaKey::generate("key_a"), RsaKey::generate("key_b"));
+    let main = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let jwks = main.block_on(JwksServer::start(vec![a.jwk()]));
+    // Unknown kids never refetch: only the periodic refresh can bring key_b in.
+    let verifier = verifier_for(&jwks, LONG, Duration::from_millis(200));
+    let token_a = a.sign(&claims("user_a"));
+    {
+        // A start-up check in a short-lived runtime, as `#[tokio::main]`-less code may do.
+        let startup = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        startup.block_on(verifier.verify(&token_a)).unwrap();
+    }
+    jwks.set_keys(vec![a.jwk(), b.jwk()]);
+    main.block_on(async {
+        assert_eq!(verifier.verify(&token_a).await.unwrap().user_id(), "user_a");
+        let token_b = b.sign(&claims("user_b"));
+        let accepted = poll_until(async || verifier.verify(&token_b).await.is_ok()).await;
+        assert!(
+            accepted,
+            "no periodic refresh after the first runtime ended ({} fetches)",
+            jwks.fetches()
+        );
+    });
 }

@@ -3,7 +3,6 @@
 //! whose document, health and fetch count the tests control, and assertions on refusals.
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -324,11 +323,6 @@ impl JwksServer {
         let state = self.shared.state.lock().unwrap();
         state.log.iter().map(|(at, _)| *at).collect()
     }
-
-    /// Waits (bounded) until at least `count` fetches have been served.
-    pub async fn wait_for_fetches(&self, count: usize) -> bool {
-        eventually(Duration::from_secs(5), || self.fetches() >= count).await
-    }
 }
 
 async fn serve_jwks(State(shared): State<JwksShared>, request: Request) -> Response {
@@ -377,34 +371,17 @@ pub async fn closed_port() -> SocketAddr {
     addr
 }
 
-/// Polls `condition` every 10 ms until it holds or `limit` passes (at most 1,000 polls).
-pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+/// Calls `probe` every 10 ms until it returns true or 5 s have passed (at most 500 calls);
+/// returns whether it ever did. For time-based behaviour only (cooldowns, refresh
+/// intervals, expiry): the condition polled is the observable effect, never the clock.
+pub async fn poll_until(mut probe: impl AsyncFnMut() -> bool) -> bool {
     let start = Instant::now();
-    for _ in 0..1000 {
-        if condition() {
-            return true;
-        }
-        if start.elapsed() > limit {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    condition()
-}
-
-/// Like [`eventually`] for an asynchronous probe.
-pub async fn eventually_async<F, Fut>(limit: Duration, mut probe: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    for _ in 0..1000 {
+    for _ in 0..500 {
         if probe().await {
             return true;
         }
-        if start.elapsed() > limit {
-            return false;
+        if start.elapsed() > Duration::from_secs(5) {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
