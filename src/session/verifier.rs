@@ -518,8 +518,26 @@ impl Inner {
     }
 }
 
+/// Clears `refresher_started` when the refresh task ends for any reason (its runtime shut
+/// down, or the verifier was dropped), so that the next verification starts another one.
+struct RefresherRunning(Weak<Inner>);
+
+impl Drop for RefresherRunning {
+    fn drop(&mut self) {
+        if let Some(remote) = self
+            .0
+            .upgrade()
+            .as_ref()
+            .and_then(|inner| inner.remote.as_ref())
+        {
+            remote.refresher_started.store(false, Ordering::Release);
+        }
+    }
+}
+
 // Holds only a weak reference: when the last verifier is dropped, the task ends.
 async fn refresh_periodically(verifier: Weak<Inner>, interval: Duration) {
+    let _running = RefresherRunning(verifier.clone());
     loop {
         tokio::time::sleep(interval).await;
         let Some(inner) = verifier.upgrade() else {
@@ -563,6 +581,10 @@ impl RemoteJwks {
             body.extend_from_slice(&chunk);
         }
         let keys = KeySet::from_jwks(&body)?;
+        // An empty set would lock every user out; it is treated as a failed refresh.
+        if keys.is_empty() {
+            return Err(KeyError::InvalidJwks("no usable signature key".into()));
+        }
         tracing::debug!(url = %self.url, "JWKS fetched");
         Ok(keys)
     }
