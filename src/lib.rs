@@ -3,5 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod local;
 pub mod session;
