@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::EngineError;
 use super::model::{
-    Membership, MembershipStatus, NewPermission, NewResource, NewRole, Permission, Resource, Role,
-    RoleAssignment,
+    Membership, MembershipStatus, NewPermission, NewResource, NewRole, Permission, Resource,
+    ResourceFilter, Role, RoleAssignment,
 };
 use super::state::{Meta, SEEDED_DEFAULT_ROLE, State};
 use crate::check::ResourceRef;
@@ -570,12 +570,12 @@ pub(crate) fn dump_state(state: &State) -> Policy {
             })
             .collect(),
         organization_memberships: state
-            .all_memberships()
+            .list_memberships(None, None)
             .into_iter()
             .map(policy_membership)
             .collect(),
         resources: state
-            .all_resources()
+            .list_resources(&ResourceFilter::default())
             .into_iter()
             .filter(|resource| resource.parent_resource_id.is_some())
             .map(policy_resource)
