@@ -391,3 +391,25 @@ async fn persist_changes(
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_memory_forgets_the_oldest_key_beyond_its_bound() {
+        let mut memory = IdempotencyMemory::default();
+        for index in 0..=IDEMPOTENCY_KEYS {
+            memory.remember(format!("key-{index}"), StatusCode::CREATED, "{}".into());
+        }
+        assert_eq!(memory.responses.len(), IDEMPOTENCY_KEYS);
+        assert_eq!(memory.order.len(), IDEMPOTENCY_KEYS);
+        assert!(!memory.responses.contains_key("key-0"));
+        assert!(memory.responses.contains_key("key-1"));
+        assert!(
+            memory
+                .responses
+                .contains_key(&format!("key-{IDEMPOTENCY_KEYS}"))
+        );
+    }
+}

@@ -110,6 +110,25 @@ fn require(field: &str, value: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
+impl Changes {
+    fn validate(&self) -> Result<(), EngineError> {
+        match &self.name {
+            Some(name) => require("name", name),
+            None => Ok(()),
+        }
+    }
+
+    fn apply(self, name: &mut String, description: &mut Option<String>, updated_at: &mut String) {
+        if let Some(new_name) = self.name {
+            *name = new_name;
+        }
+        if let Some(new_description) = self.description {
+            *description = Some(new_description);
+        }
+        *updated_at = now_rfc3339();
+    }
+}
+
 fn validate_id(prefix: &str, id: &str) -> Result<(), EngineError> {
     let valid = id
         .strip_prefix(prefix)
@@ -430,20 +449,16 @@ impl State {
         slug: &str,
         changes: Changes,
     ) -> Result<Permission, EngineError> {
-        if let Some(name) = &changes.name {
-            require("name", name)?;
-        }
+        changes.validate()?;
         let entry = self
             .permissions
             .get_mut(slug)
             .ok_or_else(|| EngineError::not_found("permission", slug))?;
-        if let Some(name) = changes.name {
-            entry.item.name = name;
-        }
-        if let Some(description) = changes.description {
-            entry.item.description = Some(description);
-        }
-        entry.item.updated_at = now_rfc3339();
+        changes.apply(
+            &mut entry.item.name,
+            &mut entry.item.description,
+            &mut entry.item.updated_at,
+        );
         Ok(entry.item.clone())
     }
 
@@ -580,17 +595,13 @@ impl State {
         slug: &str,
         changes: Changes,
     ) -> Result<Role, EngineError> {
-        if let Some(name) = &changes.name {
-            require("name", name)?;
-        }
+        changes.validate()?;
         let entry = self.role_entry_mut(organization_id, slug)?;
-        if let Some(name) = changes.name {
-            entry.item.name = name;
-        }
-        if let Some(description) = changes.description {
-            entry.item.description = Some(description);
-        }
-        entry.item.updated_at = now_rfc3339();
+        changes.apply(
+            &mut entry.item.name,
+            &mut entry.item.description,
+            &mut entry.item.updated_at,
+        );
         Ok(entry.item.clone())
     }
 
@@ -1234,20 +1245,16 @@ impl State {
         changes: Changes,
     ) -> Result<Resource, EngineError> {
         self.refuse_root(self.resource(id)?)?;
-        if let Some(name) = &changes.name {
-            require("name", name)?;
-        }
+        changes.validate()?;
         let entry = self
             .resources
             .get_mut(id)
             .ok_or_else(|| EngineError::not_found("resource", id))?;
-        if let Some(name) = changes.name {
-            entry.item.name = name;
-        }
-        if let Some(description) = changes.description {
-            entry.item.description = Some(description);
-        }
-        entry.item.updated_at = now_rfc3339();
+        changes.apply(
+            &mut entry.item.name,
+            &mut entry.item.description,
+            &mut entry.item.updated_at,
+        );
         Ok(entry.item.clone())
     }
 
