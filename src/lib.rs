@@ -4,6 +4,8 @@
 
 mod authz;
 pub mod check;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod guard;
 pub mod local;
 pub mod rejection;

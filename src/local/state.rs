@@ -110,6 +110,25 @@ fn require(field: &str, value: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
+impl Changes {
+    fn validate(&self) -> Result<(), EngineError> {
+        match &self.name {
+            Some(name) => require("name", name),
+            None => Ok(()),
+        }
+    }
+
+    fn apply(self, name: &mut String, description: &mut Option<String>, updated_at: &mut String) {
+        if let Some(new_name) = self.name {
+            *name = new_name;
+        }
+        if let Some(new_description) = self.description {
+            *description = Some(new_description);
+        }
+        *updated_at = now_rfc3339();
+    }
+}
+
 fn validate_id(prefix: &str, id: &str) -> Result<(), EngineError> {
     let valid = id
         .strip_prefix(prefix)
@@ -430,20 +449,16 @@ impl State {
         slug: &str,
         changes: Changes,
     ) -> Result<Permission, EngineError> {
-        if let Some(name) = &changes.name {
-            require("name", name)?;
-        }
+        changes.validate()?;
         let entry = self
             .permissions
             .get_mut(slug)
             .ok_or_else(|| EngineError::not_found("permission", slug))?;
-        if let Some(name) = changes.name {
-            entry.item.name = name;
-        }
-        if let Some(description) = changes.description {
-            entry.item.description = Some(description);
-        }
-        entry.item.updated_at = now_rfc3339();
+        changes.apply(
+            &mut entry.item.name,
+            &mut entry.item.description,
+            &mut entry.item.updated_at,
+        );
         Ok(entry.item.clone())
     }
 
@@ -580,17 +595,13 @@ impl State {
         slug: &str,
         changes: Changes,
     ) -> Result<Role, EngineError> {
-        if let Some(name) = &changes.name {
-            require("name", name)?;
-        }
+        changes.validate()?;
         let entry = self.role_entry_mut(organization_id, slug)?;
-        if let Some(name) = changes.name {
-            entry.item.name = name;
-        }
-        if let Some(description) = changes.description {
-            entry.item.description = Some(description);
-        }
-        entry.item.updated_at = now_rfc3339();
+        changes.apply(
+            &mut entry.item.name,
+            &mut entry.item.description,
+            &mut entry.item.updated_at,
+        );
         Ok(entry.item.clone())
     }
 
@@ -741,14 +752,6 @@ impl State {
             roles.extend(sorted_refs(own.values()));
         }
         Ok(roles)
-    }
-
-    /// Only the organization's own roles, in creation order (for the policy dump).
-    fn own_organization_roles(&self, organization_id: &str) -> Vec<Role> {
-        self.organization_roles
-            .get(organization_id)
-            .map(|own| sorted_refs(own.values()))
-            .unwrap_or_default()
     }
 
     pub(crate) fn delete_organization_role(
@@ -903,7 +906,11 @@ impl State {
         let mut slugs: Vec<String> = Vec::with_capacity(role_slugs.len().max(1));
         for (index, slug) in role_slugs.iter().enumerate() {
             if self.role_in(organization_id, slug).is_none() {
-                return Err(EngineError::not_found("role", *slug).with_field_hint(index));
+                return Err(EngineError::validation(
+                    format!("role_slugs[{index}]"),
+                    "role_not_found",
+                    format!("role {slug} does not exist in this environment or organization"),
+                ));
             }
             if !slugs.iter().any(|s| s == slug) {
                 slugs.push((*slug).to_owned());
@@ -1238,20 +1245,16 @@ impl State {
         changes: Changes,
     ) -> Result<Resource, EngineError> {
         self.refuse_root(self.resource(id)?)?;
-        if let Some(name) = &changes.name {
-            require("name", name)?;
-        }
+        changes.validate()?;
         let entry = self
             .resources
             .get_mut(id)
             .ok_or_else(|| EngineError::not_found("resource", id))?;
-        if let Some(name) = changes.name {
-            entry.item.name = name;
-        }
-        if let Some(description) = changes.description {
-            entry.item.description = Some(description);
-        }
-        entry.item.updated_at = now_rfc3339();
+        changes.apply(
+            &mut entry.item.name,
+            &mut entry.item.description,
+            &mut entry.item.updated_at,
+        );
         Ok(entry.item.clone())
     }
 
@@ -1667,32 +1670,15 @@ impl State {
 
     // ----- dump -----------------------------------------------------------------------------
 
-    pub(crate) fn all_memberships(&self) -> Vec<Membership> {
-        sorted_refs(self.memberships.values())
-    }
-
-    pub(crate) fn all_resources(&self) -> Vec<Resource> {
-        sorted_refs(self.resources.values())
-    }
-
     pub(crate) fn all_assignments(&self) -> Vec<RoleAssignment> {
         sorted_refs(self.assignments.values())
     }
 
+    /// Only the organization's own roles, in creation order (for the policy dump).
     pub(crate) fn roles_of_organization(&self, organization_id: &str) -> Vec<Role> {
-        self.own_organization_roles(organization_id)
-    }
-}
-
-impl EngineError {
-    fn with_field_hint(self, index: usize) -> Self {
-        match self {
-            EngineError::NotFound { entity, id } => EngineError::validation(
-                format!("role_slugs[{index}]"),
-                "role_not_found",
-                format!("{entity} {id} does not exist in this environment or organization"),
-            ),
-            other => other,
-        }
+        self.organization_roles
+            .get(organization_id)
+            .map(|own| sorted_refs(own.values()))
+            .unwrap_or_default()
     }
 }
