@@ -3,5 +3,8 @@
 #![warn(missing_docs)]
 
 pub mod check;
+#[cfg(feature = "emulator")]
+pub mod emulator;
+pub mod local;
 pub mod session;
 pub mod workos;
