@@ -991,3 +991,57 @@ async fn events_are_listed_with_filters_and_walked_by_cursor() {
         ]
     );
 }
+
+/// Collects everything the subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_and_errors_never_show_the_api_key() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runtime is single-threaded: the guard covers the client and the server.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (base, _) = scripted(|attempt, _| match attempt {
+        0 => json_reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "req_503",
+            json!({"message": "busy"}),
+        ),
+        _ => json_reply(
+            StatusCode::UNAUTHORIZED,
+            "req_401",
+            json!({"message": "bad key"}),
+        ),
+    })
+    .await;
+    let workos = client(&base, quick_retries(1));
+    let error = workos
+        .create_permission(&CreatePermission::new("a", "A"))
+        .await
+        .expect_err("unauthorized");
+
+    let text =
+        String::from_utf8(logs.0.lock().map(|b| b.clone()).unwrap_or_default()).unwrap_or_default();
+    assert!(text.contains("retrying"), "the retry is logged: {text}");
+    assert!(!text.contains(API_KEY), "the key leaked into the logs");
+    assert!(!format!("{error} {error:?} {workos:?}").contains(API_KEY));
+}
