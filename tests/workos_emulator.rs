@@ -906,3 +906,69 @@ async fn auto_paging_walks_250_resources_exactly_once() {
     assert_eq!(first.data.len(), 100);
     assert!(first.list_metadata.after.is_some());
 }
+
+/// A create whose first answer is lost (the emulator acts, the client sees a 503) is retried
+/// with the same `Idempotency-Key`: the emulator replays its first answer instead of
+/// creating twice or answering 409.
+#[tokio::test]
+async fn a_retried_create_does_not_act_twice() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::extract::Request;
+    use axum::http::{Method, StatusCode};
+    use axum::middleware::{Next, from_fn};
+    use axum::response::{IntoResponse, Response};
+
+    let posts = Arc::new(AtomicUsize::new(0));
+    let counter = posts.clone();
+    let app = Emulator::new(LocalEngine::new()).router().layer(from_fn(
+        move |request: Request, next: Next| {
+            let counter = counter.clone();
+            async move {
+                let is_post = request.method() == Method::POST;
+                let response: Response = next.run(request).await;
+                if is_post && counter.fetch_add(1, Ordering::SeqCst) == 1 {
+                    // The emulator acted; its answer is lost on the way back.
+                    return StatusCode::BAD_GATEWAY.into_response();
+                }
+                response
+            }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let address = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let workos = WorkOsClient::builder("sk_test_emulator")
+        .base_url(format!("http://{address}"))
+        .retry_policy(workos_authz::workos::RetryPolicy::default().with_backoff(
+            Duration::from_millis(10),
+            1.5,
+            Duration::from_millis(50),
+        ))
+        .build()
+        .expect("valid settings");
+
+    let org = organization(&workos, "Acme").await; // POST 0 answers
+    let created = workos
+        .create_resource(&CreateResource::new(&org, "project", "apollo", "Apollo"))
+        .await
+        .expect("the retry gets the first answer back"); // POST 1 lost, POST 2 replayed
+    assert_eq!(posts.load(Ordering::SeqCst), 3);
+    assert_eq!(created.external_id, "apollo");
+
+    let projects = workos
+        .list_resources(&ListResources {
+            organization_id: Some(org),
+            resource_type_slug: Some("project".into()),
+            ..ListResources::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(projects.data.len(), 1, "created once");
+    assert_eq!(projects.data[0].id, created.id);
+}
