@@ -626,6 +626,14 @@ async fn organization_memberships_are_created_listed_and_fetched() {
             .await["user_id"],
         "user_alice"
     );
+    let updated = server
+        .call(
+            Method::PUT,
+            &format!("/user_management/organization_memberships/{alice}"),
+            Some(json!({ "role_slug": "viewer" })),
+        )
+        .await;
+    assert_eq!(updated.body["role"], json!({ "slug": "viewer" }));
     let bad = server
         .call(
             Method::GET,

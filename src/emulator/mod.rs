@@ -29,7 +29,7 @@ mod api;
 mod routes;
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -124,8 +124,7 @@ impl Emulator {
     pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Result<Emulator, EngineError> {
         let path = path.into();
         if path.exists() {
-            let loaded = LocalEngine::load_policy_file(&path)?;
-            self.engine.replace_policy(&loaded.dump_policy())?;
+            self.engine.replace_policy(&Policy::from_file(&path)?)?;
         }
         self.state_file = Some(Arc::new(path));
         self.persist()?;
@@ -254,7 +253,7 @@ impl Emulator {
             )
             .route(
                 "/user_management/organization_memberships/{membership_id}",
-                get(get_membership),
+                get(get_membership).put(update_membership),
             )
             .route(
                 "/user_management/organization_memberships/{membership_id}/deactivate",
@@ -288,28 +287,8 @@ impl Emulator {
             .persist_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        write_atomically(path, &self.engine.dump_policy())
+        self.engine.dump_policy().save_file(path.as_path())
     }
-}
-
-fn write_atomically(path: &Path, policy: &Policy) -> Result<(), EngineError> {
-    let io_error = |e: std::io::Error| EngineError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
-    let is_toml = path
-        .extension()
-        .is_some_and(|ext| ext.eq_ignore_ascii_case("toml"));
-    let text = if is_toml {
-        policy.to_toml()?
-    } else {
-        policy.to_json()
-    };
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, text).map_err(io_error)?;
-    std::fs::rename(&temporary, path).map_err(io_error)
 }
 
 async fn not_found() -> ApiError {
@@ -385,9 +364,10 @@ async fn replay_idempotent_posts(
 }
 
 fn json_response(status: StatusCode, body: axum::body::Bytes) -> Response {
-    let mut response = Response::new(Body::from(body.clone()));
+    let has_body = !body.is_empty();
+    let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    if !body.is_empty() {
+    if has_body {
         response.headers_mut().insert(
             axum::http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

@@ -694,24 +694,29 @@ pub(crate) struct CreateMembership {
     role_slugs: Option<Vec<String>>,
 }
 
+impl CreateMembership {
+    /// `role_slug` or `role_slugs`; none means the default role.
+    fn roles(&self) -> Result<Vec<&str>, ApiError> {
+        match (&self.role_slug, &self.role_slugs) {
+            (Some(_), Some(_)) => Err(ApiError::invalid(
+                "role_slugs",
+                "ambiguous_roles",
+                "give role_slug or role_slugs, not both",
+            )),
+            (Some(slug), None) => Ok(vec![slug.as_str()]),
+            (None, Some(slugs)) => Ok(slugs.iter().map(String::as_str).collect()),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+}
+
 pub(crate) async fn create_membership(
     State(emulator): Emu,
     Body(body): Body<CreateMembership>,
 ) -> ApiResult {
     let organization_id = required(&body.organization_id, "organization_id")?;
     let user_id = required(&body.user_id, "user_id")?;
-    let roles: Vec<&str> = match (&body.role_slug, &body.role_slugs) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "role_slugs",
-                "ambiguous_roles",
-                "give role_slug or role_slugs, not both",
-            ));
-        }
-        (Some(slug), None) => vec![slug.as_str()],
-        (None, Some(slugs)) => slugs.iter().map(String::as_str).collect(),
-        (None, None) => Vec::new(),
-    };
+    let roles = body.roles()?;
     let membership = emulator
         .engine
         .create_membership(user_id, organization_id, &roles)?;
@@ -748,6 +753,18 @@ pub(crate) async fn get_membership(
     Segments(id): Segments<String>,
 ) -> ApiResult {
     ok(membership_json(&emulator.engine.get_membership(&id)?))
+}
+
+/// `PUT /user_management/organization_memberships/{id}`: replaces the membership's roles.
+pub(crate) async fn update_membership(
+    State(emulator): Emu,
+    Segments(id): Segments<String>,
+    Body(body): Body<CreateMembership>,
+) -> ApiResult {
+    let roles = body.roles()?;
+    ok(membership_json(
+        &emulator.engine.set_membership_roles(&id, &roles)?,
+    ))
 }
 
 pub(crate) async fn deactivate_membership(

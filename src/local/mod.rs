@@ -159,7 +159,7 @@ impl LocalEngine {
 
     /// An engine from a policy file: TOML when the name ends in `.toml`, JSON otherwise.
     pub fn load_policy_file(path: impl AsRef<Path>) -> Result<Self, EngineError> {
-        LocalEngine::from_policy(&read_policy_file(path.as_ref())?)
+        LocalEngine::from_policy(&Policy::from_file(path)?)
     }
 
     /// Replaces the whole state with `policy`. On error nothing changes: the new state is
@@ -663,21 +663,6 @@ impl LocalEngine {
             return Decision::Deny;
         };
         Decision::from_authorized(state.is_authorized(membership, &request.permission, resource))
-    }
-}
-
-fn read_policy_file(path: &Path) -> Result<Policy, EngineError> {
-    let text = std::fs::read_to_string(path).map_err(|e| EngineError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let is_toml = path
-        .extension()
-        .is_some_and(|ext| ext.eq_ignore_ascii_case("toml"));
-    if is_toml {
-        Policy::from_toml(&text)
-    } else {
-        Policy::from_json(&text)
     }
 }
 

@@ -2,12 +2,14 @@
 //! WorkOS's field names. Loading replays it through the same rules as the API, so a file is
 //! held to every rule a sequence of API calls is; the first broken rule names its entry.
 
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
 
 use super::error::EngineError;
 use super::model::{
-    Membership, MembershipStatus, NewPermission, NewResource, NewRole, Permission, Resource, Role,
-    RoleAssignment,
+    Membership, MembershipStatus, NewPermission, NewResource, NewRole, Permission, Resource,
+    ResourceFilter, Role, RoleAssignment,
 };
 use super::state::{Meta, SEEDED_DEFAULT_ROLE, State};
 use crate::check::ResourceRef;
@@ -266,6 +268,46 @@ impl Policy {
             format: "TOML",
             message: e.to_string(),
         })
+    }
+
+    /// Reads a policy file: TOML when the name ends in `.toml`, JSON otherwise.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, EngineError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| io_error(path, &e))?;
+        if is_toml(path) {
+            Policy::from_toml(&text)
+        } else {
+            Policy::from_json(&text)
+        }
+    }
+
+    /// Writes the policy to a file (TOML when the name ends in `.toml`, JSON otherwise)
+    /// atomically: to `{path}.tmp` first, then renamed over `path`, so a reader or a crash
+    /// never sees half a file.
+    pub fn save_file(&self, path: impl AsRef<Path>) -> Result<(), EngineError> {
+        let path = path.as_ref();
+        let text = if is_toml(path) {
+            self.to_toml()?
+        } else {
+            self.to_json()
+        };
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".tmp");
+        let temporary = PathBuf::from(temporary);
+        std::fs::write(&temporary, text).map_err(|e| io_error(&temporary, &e))?;
+        std::fs::rename(&temporary, path).map_err(|e| io_error(path, &e))
+    }
+}
+
+fn is_toml(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("toml"))
+}
+
+fn io_error(path: &Path, error: &std::io::Error) -> EngineError {
+    EngineError::Io {
+        path: path.display().to_string(),
+        message: error.to_string(),
     }
 }
 
@@ -528,12 +570,12 @@ pub(crate) fn dump_state(state: &State) -> Policy {
             })
             .collect(),
         organization_memberships: state
-            .all_memberships()
+            .list_memberships(None, None)
             .into_iter()
             .map(policy_membership)
             .collect(),
         resources: state
-            .all_resources()
+            .list_resources(&ResourceFilter::default())
             .into_iter()
             .filter(|resource| resource.parent_resource_id.is_some())
             .map(policy_resource)

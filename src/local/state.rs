@@ -743,14 +743,6 @@ impl State {
         Ok(roles)
     }
 
-    /// Only the organization's own roles, in creation order (for the policy dump).
-    fn own_organization_roles(&self, organization_id: &str) -> Vec<Role> {
-        self.organization_roles
-            .get(organization_id)
-            .map(|own| sorted_refs(own.values()))
-            .unwrap_or_default()
-    }
-
     pub(crate) fn delete_organization_role(
         &mut self,
         organization_id: &str,
@@ -903,7 +895,11 @@ impl State {
         let mut slugs: Vec<String> = Vec::with_capacity(role_slugs.len().max(1));
         for (index, slug) in role_slugs.iter().enumerate() {
             if self.role_in(organization_id, slug).is_none() {
-                return Err(EngineError::not_found("role", *slug).with_field_hint(index));
+                return Err(EngineError::validation(
+                    format!("role_slugs[{index}]"),
+                    "role_not_found",
+                    format!("role {slug} does not exist in this environment or organization"),
+                ));
             }
             if !slugs.iter().any(|s| s == slug) {
                 slugs.push((*slug).to_owned());
@@ -1667,32 +1663,15 @@ impl State {
 
     // ----- dump -----------------------------------------------------------------------------
 
-    pub(crate) fn all_memberships(&self) -> Vec<Membership> {
-        sorted_refs(self.memberships.values())
-    }
-
-    pub(crate) fn all_resources(&self) -> Vec<Resource> {
-        sorted_refs(self.resources.values())
-    }
-
     pub(crate) fn all_assignments(&self) -> Vec<RoleAssignment> {
         sorted_refs(self.assignments.values())
     }
 
+    /// Only the organization's own roles, in creation order (for the policy dump).
     pub(crate) fn roles_of_organization(&self, organization_id: &str) -> Vec<Role> {
-        self.own_organization_roles(organization_id)
-    }
-}
-
-impl EngineError {
-    fn with_field_hint(self, index: usize) -> Self {
-        match self {
-            EngineError::NotFound { entity, id } => EngineError::validation(
-                format!("role_slugs[{index}]"),
-                "role_not_found",
-                format!("{entity} {id} does not exist in this environment or organization"),
-            ),
-            other => other,
-        }
+        self.organization_roles
+            .get(organization_id)
+            .map(|own| sorted_refs(own.values()))
+            .unwrap_or_default()
     }
 }
