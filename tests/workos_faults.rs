@@ -19,8 +19,8 @@ use workos_authz::check::{
     Authorizer, AuthorizerError, CheckRequest, Decision, MembershipResolver, ResourceRef,
 };
 use workos_authz::workos::{
-    AssignRole, CreatePermission, ErrorKind, Jitter, ListResourcesForMembership, Pagination,
-    RetryPolicy, WorkOsClient,
+    AssignRole, CreatePermission, ErrorKind, Jitter, ListEvents, ListResourcesForMembership,
+    Pagination, RetryPolicy, WorkOsClient,
 };
 
 const API_KEY: &str = "sk_test_fault_injection_key";
@@ -933,4 +933,115 @@ async fn a_caller_supplied_http_client_is_used_with_our_headers() {
         seen.header("user-agent")
             .is_some_and(|agent| agent.starts_with("workos-authz/"))
     );
+}
+
+#[tokio::test]
+async fn events_are_listed_with_filters_and_walked_by_cursor() {
+    let (base, script) = scripted(|attempt, _| {
+        let (data, after) = match attempt {
+            0 => (
+                json!([{"object": "event", "id": "event_1", "event": "role.updated",
+                    "data": {"slug": "admin"}, "created_at": "2026-11-23T00:00:00.000Z"},
+                    {"object": "event", "id": "event_2", "event": "organization_membership.updated",
+                    "data": {"id": "om_1", "organization_id": "org_1", "user_id": "user_1"},
+                    "created_at": "2026-11-23T00:00:01.000Z"}]),
+                json!("event_2"),
+            ),
+            _ => (json!([]), Value::Null),
+        };
+        json_reply(
+            StatusCode::OK,
+            "req_events",
+            json!({"object": "list", "data": data, "list_metadata": {"after": after}}),
+        )
+    })
+    .await;
+    let workos = client(&base, quick_retries(0));
+
+    let options = ListEvents {
+        organization_id: Some("org_1".into()),
+        after: Some("event_0".into()),
+        limit: Some(2),
+        ..ListEvents::of_types(["role.updated", "organization_membership.updated"])
+    };
+    let page = workos.list_events(&options).await.expect("a page");
+    assert_eq!(page.data.len(), 2);
+    assert_eq!(page.list_metadata.after.as_deref(), Some("event_2"));
+    assert_eq!(page.data[1].organization_membership_id(), Some("om_1"));
+    assert_eq!(page.data[1].organization_id(), Some("org_1"));
+    assert_eq!(page.data[0].data["slug"], "admin");
+
+    let walked = workos
+        .stream_events(&ListEvents::of_types(["role.updated"]))
+        .try_collect()
+        .await
+        .expect("the walk");
+    assert!(
+        walked.is_empty(),
+        "the second answer is the empty end of the feed"
+    );
+
+    let uris: Vec<String> = script.seen().into_iter().map(|s| s.uri).collect();
+    assert_eq!(
+        uris,
+        [
+            "/events?events=role.updated%2Corganization_membership.updated&organization_id=org_1\
+             &after=event_0&limit=2",
+            "/events?events=role.updated&limit=100",
+        ]
+    );
+}
+
+/// Collects everything the subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_and_errors_never_show_the_api_key() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runtime is single-threaded: the guard covers the client and the server.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (base, _) = scripted(|attempt, _| match attempt {
+        0 => json_reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "req_503",
+            json!({"message": "busy"}),
+        ),
+        _ => json_reply(
+            StatusCode::UNAUTHORIZED,
+            "req_401",
+            json!({"message": "bad key"}),
+        ),
+    })
+    .await;
+    let workos = client(&base, quick_retries(1));
+    let error = workos
+        .create_permission(&CreatePermission::new("a", "A"))
+        .await
+        .expect_err("unauthorized");
+
+    let text =
+        String::from_utf8(logs.0.lock().map(|b| b.clone()).unwrap_or_default()).unwrap_or_default();
+    assert!(text.contains("retrying"), "the retry is logged: {text}");
+    assert!(!text.contains(API_KEY), "the key leaked into the logs");
+    assert!(!format!("{error} {error:?} {workos:?}").contains(API_KEY));
 }

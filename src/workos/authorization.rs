@@ -374,9 +374,10 @@ pub struct ListResourcesForMembership {
 /// How a membership's access to a resource may come about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MembershipAssignment {
-    /// A role assigned on the resource itself.
+    /// Only through a role assigned on the resource itself.
     Direct,
-    /// A role assigned on an ancestor, or an organization role.
+    /// Through any path: a role on the resource, on an ancestor, or an organization role
+    /// (WorkOS's default).
     Indirect,
 }
 
@@ -394,7 +395,8 @@ impl MembershipAssignment {
 pub struct ListMembershipsForResource {
     /// The permission the memberships must hold.
     pub permission_slug: String,
-    /// Only direct or only indirect access; both when `None`.
+    /// Only direct access, or access through any path; WorkOS's default (`indirect`) when
+    /// `None`.
     pub assignment: Option<MembershipAssignment>,
     /// Which page.
     pub pagination: Pagination,

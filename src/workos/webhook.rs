@@ -86,10 +86,11 @@ pub fn verify_webhook(
             ));
         };
         match name.trim() {
-            "t" if timestamp.replace(value.trim()).is_some() => {
+            // A second `t=` could pair a fresh timestamp with a replayed signature.
+            "t" if timestamp.is_some() => {
                 return Err(WebhookError::MalformedSignature("two timestamps"));
             }
-            "t" => {}
+            "t" => timestamp = Some(value.trim()),
             "v1" => signatures.push(
                 decode_hex(value.trim())
                     .ok_or(WebhookError::MalformedSignature("v1 is not 64 hex digits"))?,
