@@ -515,7 +515,7 @@ fn random_fraction() -> f64 {
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// A random UUID v4 in its hyphenated text form.
+/// `retry-` and a random UUID v4, the form WorkOS's Node SDK sends.
 pub(crate) fn idempotency_key() -> String {
     let mut bytes = [0u8; 16];
     random_bytes(&mut bytes);
@@ -523,7 +523,7 @@ pub(crate) fn idempotency_key() -> String {
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
     format!(
-        "{}-{}-{}-{}-{}",
+        "retry-{}-{}-{}-{}-{}",
         &hex[0..8],
         &hex[8..12],
         &hex[12..16],
@@ -580,8 +580,9 @@ mod tests {
         let first = idempotency_key();
         let second = idempotency_key();
         assert_ne!(first, second);
-        assert_eq!(first.len(), 36);
-        let groups: Vec<&str> = first.split('-').collect();
+        let uuid = first.strip_prefix("retry-").expect("the Node SDK's prefix");
+        assert_eq!(uuid.len(), 36);
+        let groups: Vec<&str> = uuid.split('-').collect();
         assert_eq!(
             groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
             [8, 4, 4, 4, 12]
