@@ -45,6 +45,10 @@ pub enum AuthzRejection {
         /// The permission the route requires, when there is one.
         scope: Option<String>,
     },
+    /// A signed request (a WorkOS webhook) whose signature does not verify (401, no
+    /// challenge: there is no token to send).
+    #[error("invalid signature: {0}")]
+    InvalidSignature(String),
     /// A route parameter that names a resource is missing or malformed (400).
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -71,7 +75,8 @@ impl AuthzRejection {
         match self {
             AuthzRejection::MissingToken
             | AuthzRejection::InvalidToken(_)
-            | AuthzRejection::UnreadableToken(_) => StatusCode::UNAUTHORIZED,
+            | AuthzRejection::UnreadableToken(_)
+            | AuthzRejection::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             AuthzRejection::Forbidden { .. } => StatusCode::FORBIDDEN,
             AuthzRejection::BadRequest(_) => StatusCode::BAD_REQUEST,
             AuthzRejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -84,6 +89,7 @@ impl AuthzRejection {
         match self {
             AuthzRejection::MissingToken => "Authentication required",
             AuthzRejection::InvalidToken(_) | AuthzRejection::UnreadableToken(_) => "Invalid token",
+            AuthzRejection::InvalidSignature(_) => "Invalid signature",
             AuthzRejection::Forbidden { .. } => "Forbidden",
             AuthzRejection::BadRequest(_) => "Bad request",
             AuthzRejection::Unavailable(_) => "Authorization unavailable",
@@ -98,6 +104,7 @@ impl AuthzRejection {
             AuthzRejection::InvalidToken(_) | AuthzRejection::UnreadableToken(_) => {
                 "urn:workos-authz:problem:invalid-token"
             }
+            AuthzRejection::InvalidSignature(_) => "urn:workos-authz:problem:invalid-signature",
             AuthzRejection::Forbidden { .. } => "urn:workos-authz:problem:forbidden",
             AuthzRejection::BadRequest(_) => "urn:workos-authz:problem:bad-request",
             AuthzRejection::Unavailable(_) => "urn:workos-authz:problem:unavailable",
@@ -112,6 +119,7 @@ impl AuthzRejection {
             AuthzRejection::InvalidToken(error) => error.to_string(),
             AuthzRejection::UnreadableToken(reason) => (*reason).to_owned(),
             AuthzRejection::Forbidden { detail, .. }
+            | AuthzRejection::InvalidSignature(detail)
             | AuthzRejection::BadRequest(detail)
             | AuthzRejection::Unavailable(detail)
             | AuthzRejection::Misconfigured(detail) => detail.clone(),

@@ -616,7 +616,9 @@ async fn idempotency_key_is_stable_across_retries_and_new_per_call() {
     assert_ne!(second, first, "each call has its own key");
     assert_eq!(keys[3], None, "a GET carries none");
     for key in [first, second] {
-        let uuid = key.strip_prefix("retry-").expect("the Node SDK's retry- prefix");
+        let uuid = key
+            .strip_prefix("retry-")
+            .expect("the Node SDK's retry- prefix");
         assert_eq!(uuid.len(), 36);
         assert_eq!(uuid.as_bytes()[14], b'4', "UUID version 4: {key}");
     }
@@ -1018,8 +1020,11 @@ async fn logs_and_errors_never_show_the_api_key() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())
         .finish();
-    // The test runtime is single-threaded: the guard covers the client and the server.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Global, not thread-scoped: tracing caches callsite interest process-wide, and another
+    // test thread hitting the same callsites without a subscriber could silence a scoped one.
+    // Every test of this binary then logs here too, so the key is checked in all their logs.
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("only this test installs a subscriber");
 
     let (base, _) = scripted(|attempt, _| match attempt {
         0 => json_reply(

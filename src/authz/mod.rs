@@ -1,6 +1,7 @@
 //! [`Authz`]: the one configuration object, and the layer that verifies each request.
 
 mod extract;
+mod freshness;
 mod layer;
 
 use std::fmt;
@@ -11,11 +12,14 @@ use axum::response::Response;
 
 pub use extract::SessionRejection;
 pub(crate) use extract::missing_layer;
+pub use freshness::{CACHE_EVENTS, EventsPoller, Invalidation};
 pub use layer::{AuthzLayer, AuthzService};
 
 use crate::check::{Authorizer, CachedAuthorizer, MembershipCache, MembershipResolver};
+use crate::local::LocalEngine;
 use crate::rejection::{AuthzRejection, ProblemJson, Responder};
 use crate::session::{SessionVerifier, TokenSigner, TokenSources, VerifierConfigError};
+use crate::workos::WorkOsClient;
 
 /// WorkOS's API, unless `WORKOS_BASE_URL` says otherwise.
 pub const DEFAULT_WORKOS_BASE_URL: &str = "https://api.workos.com";
@@ -59,10 +63,13 @@ pub(crate) struct Authority {
 /// Which authority an [`Authz`] was built for.
 #[derive(Clone)]
 pub enum Mode {
-    /// Local development and tests: tokens are signed by an in-memory key.
+    /// Local development and tests: tokens are signed by an in-memory key and resource checks
+    /// are answered by the embedded engine.
     Embedded {
         /// The key that signs this setup's tokens.
         signer: Arc<TokenSigner>,
+        /// The engine resource-scoped guards ask.
+        engine: LocalEngine,
     },
     /// WorkOS: tokens are verified against the environment's JWKS.
     WorkOs {
@@ -80,7 +87,7 @@ pub enum Mode {
 impl fmt::Debug for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Mode::Embedded { signer } => f
+            Mode::Embedded { signer, .. } => f
                 .debug_struct("Embedded")
                 .field("kid", &signer.kid())
                 .finish(),
@@ -179,24 +186,40 @@ impl Authz {
             .workos_jwks(&base, &client_id)
             .issuers(issuers)
             .build()?;
-        let mode = Mode::WorkOs {
+        let api_key = lookup("WORKOS_API_KEY");
+        let mut builder = Authz::builder().verifier(verifier);
+        if let Some(api_key) = &api_key {
+            let client = WorkOsClient::builder(api_key.clone())
+                .base_url(base.clone())
+                .build()
+                .map_err(|error| ConfigError::Environment {
+                    variable: "WORKOS_API_KEY",
+                    problem: error.to_string(),
+                })?;
+            builder = builder.workos(&client);
+        }
+        Ok(builder.build_with_mode(Mode::WorkOs {
             client_id,
             base_url: base,
-            api_key: lookup("WORKOS_API_KEY"),
-        };
-        Ok(Authz::builder().verifier(verifier).build_with_mode(mode))
+            api_key,
+        }))
     }
 
-    /// The embedded setup: a fresh in-memory RSA key signs tokens ([`Authz::signer`]) and the
-    /// verifier trusts exactly that key.
+    /// The embedded setup: a fresh in-memory RSA key signs tokens ([`Authz::signer`]), the
+    /// verifier trusts exactly that key, and a new, empty [`LocalEngine`] answers resource
+    /// checks ([`Authz::local_engine`]: load a policy into it or build the model by hand).
     pub fn embedded() -> Result<Authz, ConfigError> {
+        Authz::embedded_with(LocalEngine::new())
+    }
+
+    /// [`Authz::embedded`] over an engine of the caller's.
+    pub fn embedded_with(engine: LocalEngine) -> Result<Authz, ConfigError> {
         let signer = Arc::new(TokenSigner::generate()?);
         let verifier = SessionVerifier::builder()
             .jwks_document(signer.jwks().to_string().as_bytes())?
             .build()?;
-        Ok(Authz::builder()
-            .verifier(verifier)
-            .build_with_mode(Mode::Embedded { signer }))
+        let builder = Authz::builder().verifier(verifier).local(engine.clone());
+        Ok(builder.build_with_mode(Mode::Embedded { signer, engine }))
     }
 
     /// The layer that verifies every request and refuses those without a valid token (401).
@@ -223,7 +246,15 @@ impl Authz {
     /// The signing key of the embedded setup (`None` on WorkOS).
     pub fn signer(&self) -> Option<&TokenSigner> {
         match &self.inner.mode {
-            Mode::Embedded { signer } => Some(signer),
+            Mode::Embedded { signer, .. } => Some(signer),
+            _ => None,
+        }
+    }
+
+    /// The engine of the embedded setup (`None` on WorkOS).
+    pub fn local_engine(&self) -> Option<&LocalEngine> {
+        match &self.inner.mode {
+            Mode::Embedded { engine, .. } => Some(engine),
             _ => None,
         }
     }
@@ -310,6 +341,18 @@ impl AuthzBuilder {
     pub fn responder(mut self, responder: impl Responder) -> Self {
         self.responder = Some(Arc::new(responder));
         self
+    }
+
+    /// The embedded engine answers resource checks and finds memberships.
+    pub fn local(self, engine: LocalEngine) -> Self {
+        self.authorizer(engine.clone()).membership_resolver(engine)
+    }
+
+    /// WorkOS answers resource checks (`POST .../check`) and finds memberships
+    /// (`GET /user_management/organization_memberships`) through `client`.
+    pub fn workos(self, client: &WorkOsClient) -> Self {
+        self.authorizer(client.authorizer())
+            .membership_resolver(client.membership_resolver())
     }
 
     /// The authority resource-scoped guards ask, behind a [`CachedAuthorizer`] with its

@@ -671,6 +671,18 @@ impl Authorizer for LocalEngine {
         let decision = self.decide(request);
         Box::pin(std::future::ready(Ok(decision)))
     }
+
+    fn resource_in_organization(
+        &self,
+        organization_id: &str,
+        resource: &ResourceRef,
+    ) -> Option<bool> {
+        Some(
+            self.read()
+                .find_resource(organization_id, resource)
+                .is_some(),
+        )
+    }
 }
 
 impl MembershipResolver for LocalEngine {

@@ -68,6 +68,10 @@ pub enum TokenError {
     /// `aud` is missing or names none of the accepted audiences.
     #[error("audience not accepted")]
     InvalidAudience,
+    /// The session was revoked ([`SessionVerifier::revoke_session`], from a `session.revoked`
+    /// event) while its token was still unexpired.
+    #[error("session revoked")]
+    SessionRevoked,
     /// No verification key could be loaded (the JWKS URL has never answered).
     #[error("verification keys unavailable: {0}")]
     KeysUnavailable(String),
@@ -119,6 +123,9 @@ struct Inner {
     keys: ArcSwap<KeySet>,
     remote: Option<RemoteJwks>,
     verified: Cache<Arc<str>, CachedSession>,
+    revoked_sessions: Cache<String, Duration>,
+    // Lets the common case (nothing ever revoked) skip the lookup.
+    any_revoked: AtomicBool,
     // Bumped whenever a refresh drops a key; cached sessions from an older generation are
     // ignored, which closes the window between a verification and the cache clear.
     key_generation: AtomicU64,
@@ -199,8 +206,26 @@ impl SessionVerifier {
         }
     }
 
+    /// Refuses tokens of session `session_id` (the `sid` claim) for `remember_for` from now,
+    /// even those already verified and cached. Applied by the `session.revoked` event.
+    pub fn revoke_session(&self, session_id: &str, remember_for: Duration) {
+        self.inner
+            .revoked_sessions
+            .insert(session_id.to_owned(), remember_for);
+        self.inner.any_revoked.store(true, Ordering::Release);
+    }
+
     /// Verifies with the keys already loaded; never waits.
     pub(crate) fn verify_with_loaded_keys(&self, token: &str) -> Attempt {
+        match self.verify_signed_with_loaded_keys(token) {
+            Attempt::Done(Ok(session)) if self.inner.is_revoked(&session) => {
+                Attempt::Done(Err(TokenError::SessionRevoked))
+            }
+            attempt => attempt,
+        }
+    }
+
+    fn verify_signed_with_loaded_keys(&self, token: &str) -> Attempt {
         let inner = &self.inner;
         if token.len() > MAX_TOKEN_BYTES {
             return Attempt::Done(Err(TokenError::TooLarge));
@@ -330,6 +355,13 @@ fn printable(text: &str) -> String {
 }
 
 impl Inner {
+    fn is_revoked(&self, session: &Session) -> bool {
+        self.any_revoked.load(Ordering::Acquire)
+            && session
+                .session_id()
+                .is_some_and(|sid| self.revoked_sessions.contains_key(sid))
+    }
+
     /// `None` when the token needs a key that is not loaded.
     fn verify_uncached(&self, token: &str, now: u64) -> Option<Result<Session, TokenError>> {
         let header = match parse_header(token, &self.rules) {
@@ -780,9 +812,28 @@ impl SessionVerifierBuilder {
                 keys: ArcSwap::from_pointee(keys),
                 remote,
                 verified,
+                revoked_sessions: Cache::builder()
+                    .max_capacity(100_000)
+                    .expire_after(RevokedFor)
+                    .build(),
+                any_revoked: AtomicBool::new(false),
                 key_generation: AtomicU64::new(0),
             }),
         })
+    }
+}
+
+/// Revoked session ids are remembered for the duration given at revocation.
+struct RevokedFor;
+
+impl moka::Expiry<String, Duration> for RevokedFor {
+    fn expire_after_create(
+        &self,
+        _: &String,
+        remember_for: &Duration,
+        _: Instant,
+    ) -> Option<Duration> {
+        Some(*remember_for)
     }
 }
 
