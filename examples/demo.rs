@@ -1,24 +1,32 @@
-//! The workos-authz demo: a small API whose routes are guarded by permissions.
+//! The workos-authz demo: a small API whose routes are guarded by permissions, some of them on
+//! the resource the route names.
 //!
 //! ```sh
 //! cargo run --example demo
 //! ```
 //!
 //! Without `WORKOS_CLIENT_ID` it runs on the embedded setup: it generates an RSA key, serves its
-//! JWKS at `/.well-known/jwks.json`, and prints a ready token and a curl line for each sample
-//! user. With `WORKOS_CLIENT_ID` (and `WORKOS_BASE_URL` to point elsewhere than
-//! `https://api.workos.com`) it verifies real WorkOS AuthKit tokens against
-//! `{WORKOS_BASE_URL}/sso/jwks/{WORKOS_CLIENT_ID}`.
+//! JWKS at `/.well-known/jwks.json`, seeds the embedded engine with two organizations, three
+//! users and three projects, and prints a ready token and curl lines for each user.
+//!
+//! With `WORKOS_CLIENT_ID` (and `WORKOS_BASE_URL` to point elsewhere than
+//! `https://api.workos.com`) it verifies real AuthKit tokens against
+//! `{WORKOS_BASE_URL}/sso/jwks/{WORKOS_CLIENT_ID}`; with `WORKOS_API_KEY` too, resource checks
+//! go to WorkOS's `check` endpoint.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Request};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use http::StatusCode;
 use serde_json::{Value, json};
+use workos_authz::check::ResourceRef;
+use workos_authz::guard::AuthorizedResource;
+use workos_authz::local::{EngineError, LocalEngine, NewPermission, NewResource, NewRole};
 use workos_authz::session::SessionClaims;
 use workos_authz::{Authz, Session, require_org_param, require_permission};
 
@@ -28,7 +36,6 @@ pub struct SampleUser {
     pub user_id: &'static str,
     pub organization_id: &'static str,
     pub role: &'static str,
-    pub permissions: &'static [&'static str],
 }
 
 pub const SAMPLE_USERS: [SampleUser; 3] = [
@@ -37,45 +44,88 @@ pub const SAMPLE_USERS: [SampleUser; 3] = [
         user_id: "user_alice",
         organization_id: "org_acme",
         role: "admin",
-        permissions: &[
-            "posts:read",
-            "posts:write",
-            "members:read",
-            "projects:read",
-            "projects:delete",
-        ],
     },
     SampleUser {
         name: "bob",
         user_id: "user_bob",
         organization_id: "org_acme",
         role: "member",
-        permissions: &["posts:read"],
     },
     SampleUser {
         name: "carol",
         user_id: "user_carol",
         organization_id: "org_globex",
         role: "admin",
-        permissions: &[
-            "posts:read",
-            "posts:write",
-            "members:read",
-            "projects:read",
-            "projects:delete",
-        ],
     },
 ];
 
-impl SampleUser {
-    /// The claims WorkOS would put in this user's access token.
-    pub fn claims(&self) -> SessionClaims {
-        SessionClaims::new(self.user_id)
-            .organization(self.organization_id)
-            .role(self.role)
-            .permissions(self.permissions.iter().copied())
-            .expires_in(Duration::from_secs(8 * 3600))
+/// The demo's projects: (organization, external id, name). Stands in for the application's
+/// own database, which handlers always query inside the session's organization.
+pub const PROJECTS: [(&str, &str, &str); 3] = [
+    ("org_acme", "proj_apollo", "Apollo"),
+    ("org_acme", "proj_zeus", "Zeus"),
+    ("org_globex", "proj_hermes", "Hermes"),
+];
+
+const PERMISSIONS: [&str; 5] = [
+    "posts:read",
+    "posts:write",
+    "members:read",
+    "projects:read",
+    "projects:delete",
+];
+
+/// Builds the demo's model in `engine`: roles admin (every permission), member (posts:read)
+/// and viewer (projects:read, for projects); the users' memberships; the projects; and bob's
+/// viewer assignment on proj_apollo.
+pub fn seed(engine: &LocalEngine) -> Result<(), EngineError> {
+    for slug in PERMISSIONS {
+        engine.create_permission(NewPermission::new(slug, slug))?;
     }
+    engine.create_environment_role(NewRole::new("admin", "Admin").permissions(PERMISSIONS))?;
+    engine.set_environment_role_permissions("member", &["posts:read"])?;
+    engine.create_environment_role(
+        NewRole::new("viewer", "Viewer")
+            .resource_type("project")
+            .permissions(["projects:read"]),
+    )?;
+    engine.create_organization_with_id("org_acme", "Acme")?;
+    engine.create_organization_with_id("org_globex", "Globex")?;
+    for user in &SAMPLE_USERS {
+        engine.create_membership(user.user_id, user.organization_id, &[user.role])?;
+    }
+    for (organization, external_id, name) in PROJECTS {
+        engine.create_resource(NewResource::new(organization, "project", external_id, name))?;
+    }
+    let bob = engine
+        .active_membership("user_bob", "org_acme")
+        .expect("seeded above");
+    engine.assign_role(
+        &bob.id,
+        "viewer",
+        &ResourceRef::external("project", "proj_apollo"),
+    )?;
+    Ok(())
+}
+
+/// The token WorkOS would issue `user`: its organization-level role and that role's
+/// permissions, as the engine knows them, and the membership id a JWT template would add.
+pub fn sample_claims(
+    engine: &LocalEngine,
+    user: &SampleUser,
+) -> Result<SessionClaims, EngineError> {
+    let membership = engine
+        .active_membership(user.user_id, user.organization_id)
+        .ok_or_else(|| EngineError::NotFound {
+            entity: "organization_membership",
+            id: user.user_id.to_owned(),
+        })?;
+    Ok(SessionClaims::new(user.user_id)
+        .organization(user.organization_id)
+        .role(user.role)
+        .permissions(engine.organization_permissions(&membership.id)?)
+        .organization_membership(membership.id)
+        .expires_in(Duration::from_secs(8 * 3600)))
 }
 
 /// The demo's routes, behind `authz`.
@@ -95,6 +145,16 @@ pub fn app(authz: &Authz) -> Router {
             get(list_members)
                 .route_layer(require_permission("members:read"))
                 .route_layer(require_org_param("org_id")),
+        )
+        .route(
+            "/projects/{project_id}",
+            get(show_project)
+                .route_layer(
+                    require_permission("projects:read").on_resource("project", "project_id"),
+                )
+                .merge(axum::routing::delete(delete_project).route_layer(
+                    require_permission("projects:delete").on_resource("project", "project_id"),
+                )),
         )
         .layer(authz.layer());
     let mut public = Router::new().route("/health", get(|| async { "ok" }));
@@ -127,9 +187,9 @@ async fn list_posts(session: Session) -> Json<Value> {
     }))
 }
 
-async fn create_post(session: Session) -> (http::StatusCode, Json<Value>) {
+async fn create_post(session: Session) -> (StatusCode, Json<Value>) {
     let post = json!({ "id": "post_2", "author": session.user_id(), "organization_id": session.organization_id() });
-    (http::StatusCode::CREATED, Json(post))
+    (StatusCode::CREATED, Json(post))
 }
 
 async fn list_members(Path(org_id): Path<String>) -> Json<Value> {
@@ -141,6 +201,42 @@ async fn list_members(Path(org_id): Path<String>) -> Json<Value> {
     Json(json!({ "organization_id": org_id, "members": members }))
 }
 
+/// The project, looked up inside the organization the guard checked: never another tenant's.
+fn find_project(
+    allowed: &AuthorizedResource,
+    project_id: &str,
+) -> Option<(&'static str, &'static str)> {
+    PROJECTS
+        .iter()
+        .find(|(organization, id, _)| *organization == allowed.organization_id && *id == project_id)
+        .map(|(_, id, name)| (*id, *name))
+}
+
+async fn show_project(
+    Extension(allowed): Extension<AuthorizedResource>,
+    Path(project_id): Path<String>,
+) -> Response {
+    match find_project(&allowed, &project_id) {
+        Some((id, name)) => {
+            Json(json!({ "id": id, "name": name, "organization_id": allowed.organization_id }))
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn delete_project(
+    Extension(allowed): Extension<AuthorizedResource>,
+    Path(project_id): Path<String>,
+) -> Response {
+    match find_project(&allowed, &project_id) {
+        // A demo: nothing is really deleted, so every user can try it again.
+        Some((id, _)) => Json(json!({ "deleted": id, "organization_id": allowed.organization_id }))
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 async fn log_request(request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let started = Instant::now();
@@ -150,29 +246,34 @@ async fn log_request(request: Request, next: Next) -> Response {
 }
 
 fn print_sample_tokens(authz: &Authz, addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
-    let Some(signer) = authz.signer() else {
+    let (Some(signer), Some(engine)) = (authz.signer(), authz.local_engine()) else {
         return Ok(());
     };
     println!(
         "\nEmbedded mode: tokens signed by a key generated at start (JWKS: http://{addr}/.well-known/jwks.json)\n"
     );
     for user in &SAMPLE_USERS {
-        let token = signer.sign(&user.claims())?;
+        let claims = sample_claims(engine, user)?;
+        let token = signer.sign(&claims)?;
+        let variable = format!("TOKEN_{}", user.name.to_uppercase());
         println!(
             "{} ({} in {}: {})",
             user.name,
             user.role,
             user.organization_id,
-            user.permissions.join(", ")
+            claims.permissions.join(", ")
         );
-        println!("  export TOKEN_{}={token}", user.name.to_uppercase());
-        println!(
-            "  curl -s -H \"Authorization: Bearer $TOKEN_{}\" http://{addr}/me\n",
-            user.name.to_uppercase()
-        );
+        println!("  export {variable}={token}");
+        println!("  curl -s -H \"Authorization: Bearer ${variable}\" http://{addr}/me\n");
     }
+    println!("Routes: GET /posts (posts:read), POST /posts (posts:write),");
+    println!("        GET /orgs/{{org_id}}/members (members:read, own organization only),");
     println!(
-        "Try: GET /posts (posts:read), POST /posts (posts:write), GET /orgs/org_acme/members (members:read)\n"
+        "        GET /projects/{{id}} (projects:read on the project), DELETE /projects/{{id}} (projects:delete)"
+    );
+    println!("Projects: proj_apollo and proj_zeus in org_acme, proj_hermes in org_globex;");
+    println!(
+        "          bob is a viewer of proj_apollo only, carol (org_globex) sees none of acme's.\n"
     );
     Ok(())
 }
@@ -186,6 +287,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let authz = Authz::from_env()?;
+    if let Some(engine) = authz.local_engine() {
+        seed(engine)?;
+    }
     let addr: SocketAddr = std::env::var("DEMO_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;

@@ -1,0 +1,179 @@
+//! The demo app (examples/demo.rs) over real HTTP on loopback, on the embedded setup: the
+//! README's main job does what the README says.
+
+#[allow(dead_code)]
+#[path = "../examples/demo.rs"]
+mod demo;
+
+use std::collections::HashMap;
+
+use workos_authz::Authz;
+
+struct Demo {
+    base: String,
+    tokens: HashMap<&'static str, String>,
+    http: reqwest::Client,
+}
+
+async fn start() -> Demo {
+    let authz = Authz::embedded().expect("embedded setup");
+    let engine = authz.local_engine().expect("embedded engine");
+    demo::seed(engine).expect("the demo model seeds");
+    let signer = authz.signer().expect("embedded signer");
+    let tokens = demo::SAMPLE_USERS
+        .iter()
+        .map(|user| {
+            (
+                user.name,
+                signer
+                    .sign(&demo::sample_claims(engine, user).expect("claims"))
+                    .expect("token"),
+            )
+        })
+        .collect();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let app = demo::app(&authz);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Demo {
+        base,
+        tokens,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Demo {
+    async fn status(&self, method: reqwest::Method, path: &str, user: Option<&str>) -> u16 {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(user) = user {
+            request = request.bearer_auth(&self.tokens[user]);
+        }
+        request
+            .send()
+            .await
+            .expect("the demo answers")
+            .status()
+            .as_u16()
+    }
+
+    async fn get(&self, path: &str, user: Option<&str>) -> u16 {
+        self.status(reqwest::Method::GET, path, user).await
+    }
+}
+
+#[tokio::test]
+async fn public_routes_and_the_jwks_need_no_token() {
+    let demo = start().await;
+    assert_eq!(demo.get("/health", None).await, 200);
+    let jwks: serde_json::Value = demo
+        .http
+        .get(format!("{}/.well-known/jwks.json", demo.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "RS256");
+}
+
+#[tokio::test]
+async fn me_shows_the_session_of_each_sample_user() {
+    let demo = start().await;
+    assert_eq!(demo.get("/me", None).await, 401);
+    let me: serde_json::Value = demo
+        .http
+        .get(format!("{}/me", demo.base))
+        .bearer_auth(&demo.tokens["alice"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user_id"], "user_alice");
+    assert_eq!(me["organization_id"], "org_acme");
+    assert_eq!(me["role"], "admin");
+    assert_eq!(me["roles"], serde_json::json!(["admin"]));
+    let permissions = me["permissions"].as_array().unwrap();
+    for permission in [
+        "posts:read",
+        "posts:write",
+        "members:read",
+        "projects:read",
+        "projects:delete",
+    ] {
+        assert!(
+            permissions.iter().any(|p| p == permission),
+            "alice lacks {permission}: {me}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn post_routes_follow_the_token_permissions() {
+    let demo = start().await;
+    assert_eq!(demo.get("/posts", Some("bob")).await, 200);
+    assert_eq!(
+        demo.status(reqwest::Method::POST, "/posts", Some("bob"))
+            .await,
+        403
+    );
+    assert_eq!(
+        demo.status(reqwest::Method::POST, "/posts", Some("alice"))
+            .await,
+        201
+    );
+    assert_eq!(demo.get("/posts", None).await, 401);
+}
+
+#[tokio::test]
+async fn members_are_listed_only_inside_the_sessions_organization() {
+    let demo = start().await;
+    assert_eq!(demo.get("/orgs/org_acme/members", Some("alice")).await, 200);
+    assert_eq!(demo.get("/orgs/org_acme/members", Some("carol")).await, 403);
+    assert_eq!(
+        demo.get("/orgs/org_globex/members", Some("carol")).await,
+        200
+    );
+    assert_eq!(
+        demo.get("/orgs/org_acme/members", Some("bob")).await,
+        403,
+        "bob lacks members:read"
+    );
+}
+
+#[tokio::test]
+async fn projects_follow_roles_assignments_and_tenants() {
+    let demo = start().await;
+    let expected = [
+        // (user, project, GET, DELETE)
+        ("alice", "proj_apollo", 200, 200),
+        ("alice", "proj_zeus", 200, 200),
+        ("alice", "proj_hermes", 403, 403),
+        ("bob", "proj_apollo", 200, 403),
+        ("bob", "proj_zeus", 403, 403),
+        ("bob", "proj_hermes", 403, 403),
+        ("carol", "proj_apollo", 403, 403),
+        ("carol", "proj_zeus", 403, 403),
+        ("carol", "proj_hermes", 200, 200),
+    ];
+    for (user, project, get, delete) in expected {
+        let path = format!("/projects/{project}");
+        assert_eq!(
+            demo.get(&path, Some(user)).await,
+            get,
+            "GET {path} as {user}"
+        );
+        assert_eq!(
+            demo.status(reqwest::Method::DELETE, &path, Some(user))
+                .await,
+            delete,
+            "DELETE {path} as {user}"
+        );
+    }
+    assert_eq!(demo.get("/projects/proj_apollo", None).await, 401);
+    assert_eq!(demo.get("/projects/proj_unknown", Some("alice")).await, 403);
+}
