@@ -429,7 +429,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let extensions = request.extensions();
         let Some(authz) = extensions.get::<Authz>() else {
             return ResponseFuture::reject(missing_layer().into_response());
@@ -437,7 +437,7 @@ where
         let Some(session) = extensions.get::<Session>() else {
             return ResponseFuture::reject(authz.reject(&AuthzRejection::MissingToken));
         };
-        let decision = match &*self.rule {
+        let refusal = match &*self.rule {
             Rule::Resource { .. } => {
                 let (authz, session, rule) = (authz.clone(), session.clone(), self.rule.clone());
                 let ready = self.inner.clone();
@@ -463,52 +463,40 @@ where
                 }));
             }
             Rule::OrgParam(param) => {
+                // Reading route parameters needs the request's parts, so the handles are cloned
+                // out of its extensions first.
                 let (authz, session) = (authz.clone(), session.clone());
                 let (mut parts, body) = request.into_parts();
                 let decision = Rule::check_org_param(param, &session, &mut parts);
-                return self.conclude(&authz, &session, decision, Request::from_parts(parts, body));
+                request = Request::from_parts(parts, body);
+                judge(&self.rule, &authz, &session, decision)
             }
-            rule => rule.check_claims(session),
+            rule => judge(rule, authz, session, rule.check_claims(session)),
         };
-        let (authz, session) = (authz.clone(), session.clone());
-        self.conclude(&authz, &session, decision, request)
+        match refusal {
+            None => ResponseFuture::forward(self.inner.call(request)),
+            Some(response) => ResponseFuture::reject(response),
+        }
     }
 }
 
-impl<S> Guard<S> {
-    fn conclude<B>(
-        &mut self,
-        authz: &Authz,
-        session: &Session,
-        decision: Result<(), AuthzRejection>,
-        request: Request<B>,
-    ) -> ResponseFuture<S::Future, S::Error>
-    where
-        S: Service<Request<B>, Response = Response>,
-    {
-        match decision {
-            Ok(()) => {
-                tracing::debug!(
-                    user_id = session.user_id(),
-                    organization_id = session.organization_id(),
-                    rule = %self.rule,
-                    outcome = "allow",
-                    source = "claims",
-                    "authorization decision"
-                );
-                ResponseFuture::forward(self.inner.call(request))
-            }
-            Err(rejection) => {
-                tracing::info!(
-                    user_id = session.user_id(),
-                    organization_id = session.organization_id(),
-                    rule = %self.rule,
-                    outcome = "deny",
-                    source = "claims",
-                    "authorization decision"
-                );
-                ResponseFuture::reject(authz.reject(&rejection))
-            }
+/// Logs a claims decision; the refusal to send, if any.
+fn judge(
+    rule: &Rule,
+    authz: &Authz,
+    session: &Session,
+    decision: Result<(), AuthzRejection>,
+) -> Option<Response> {
+    let outcome = if decision.is_ok() { "allow" } else { "deny" };
+    let (user_id, organization_id) = (session.user_id(), session.organization_id());
+    match decision {
+        Ok(()) => {
+            tracing::debug!(user_id, organization_id, %rule, outcome, source = "claims", "authorization decision");
+            None
+        }
+        Err(rejection) => {
+            tracing::info!(user_id, organization_id, %rule, outcome, source = "claims", "authorization decision");
+            Some(authz.reject(&rejection))
         }
     }
 }
