@@ -541,3 +541,136 @@ async fn emulator_a_project_of_another_organization_is_403_not_503() {
         "alice on a project that does not exist",
     );
 }
+
+thread_local! {
+    /// Where the global test subscriber writes on this thread; nowhere when unset.
+    static CAPTURE: std::cell::RefCell<Option<Arc<std::sync::Mutex<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Writes to this thread's capture buffer, if any.
+struct ThreadWriter;
+
+impl std::io::Write for ThreadWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|capture| {
+            if let Some(buffer) = &*capture.borrow() {
+                buffer.lock().unwrap().extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures what this thread logs from now on. The subscriber is global (installed once):
+/// a thread-local `set_default` misses events whose callsites other tests of this binary
+/// registered concurrently. `#[tokio::test]` runs the test and the apps it serves on one
+/// thread, so the capture sees exactly this test's events.
+fn capture_this_thread() -> Arc<std::sync::Mutex<Vec<u8>>> {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_writer(|| ThreadWriter)
+            // Every level of this crate; other crates' chatter is not what is audited.
+            .with_env_filter("warn,workos_authz=trace")
+            .with_ansi(false)
+            .init();
+    });
+    let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+    CAPTURE.with(|capture| *capture.borrow_mut() = Some(buffer.clone()));
+    buffer
+}
+
+/// Every decision is an audit event with user, organization, permission, resource, outcome,
+/// source and latency; no token, nor any segment of one, is ever logged.
+#[tokio::test]
+async fn every_decision_is_audited_and_no_token_is_logged() {
+    let captured = capture_this_thread();
+
+    let checked = local_world(false).await;
+    let shortcut = local_world(true).await;
+    let bob = checked.bob(true);
+    let alice = shortcut.alice(true);
+    let carol = shortcut.carol(true);
+    assert_eq!(checked.get("/projects/proj_apollo", &bob).await.status, 200);
+    assert_eq!(checked.get("/projects/proj_apollo", &bob).await.status, 200);
+    assert_eq!(checked.get("/projects/proj_zeus", &bob).await.status, 403);
+    assert_eq!(
+        shortcut.get("/projects/proj_zeus", &alice).await.status,
+        200
+    );
+    assert_eq!(
+        shortcut.get("/projects/proj_apollo", &carol).await.status,
+        403
+    );
+
+    let lines: Vec<String> = String::from_utf8_lossy(&captured.lock().unwrap())
+        .replace('"', "")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let audit: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.contains("workos_authz::audit"))
+        .collect();
+    let find = |needles: &[&str]| {
+        audit
+            .iter()
+            .find(|line| needles.iter().all(|needle| line.contains(needle)))
+            .unwrap_or_else(|| panic!("no audit event with {needles:?} in {audit:#?}"))
+    };
+    let common = ["latency_us=", "permission=projects:read"];
+    for needles in [
+        &[
+            "user_id=user_bob",
+            "organization_id=org_acme",
+            "resource=project:proj_apollo",
+            "outcome=allow",
+            "source=upstream",
+        ][..],
+        &[
+            "user_id=user_bob",
+            "resource=project:proj_apollo",
+            "outcome=allow",
+            "source=cache",
+        ],
+        &[
+            "user_id=user_bob",
+            "resource=project:proj_zeus",
+            "outcome=deny",
+        ],
+        &[
+            "user_id=user_alice",
+            "resource=project:proj_zeus",
+            "outcome=allow",
+            "source=claims",
+        ],
+        &[
+            "user_id=user_carol",
+            "organization_id=org_globex",
+            "resource=project:proj_apollo",
+            "outcome=deny",
+        ],
+    ] {
+        let line = find(needles);
+        for needle in common {
+            assert!(line.contains(needle), "{needle} missing from {line}");
+        }
+    }
+    assert_eq!(audit.len(), 5, "one audit event per decision: {audit:#?}");
+
+    let everything = lines.join("\n");
+    for token in [&bob, &alice, &carol] {
+        let segments: Vec<&str> = token.split('.').collect();
+        for secret in [token.as_str(), segments[1], segments[2]] {
+            assert!(
+                !everything.contains(secret),
+                "a token (or a segment of one) was logged"
+            );
+        }
+    }
+}
