@@ -62,6 +62,10 @@ struct Upstream {
     asked: Arc<Mutex<Vec<Asked>>>,
     answer: Arc<Mutex<Answer>>,
     release: Arc<watch::Sender<bool>>,
+    /// `GET /user_management/organization_memberships`: the `data` it answers (or 500 when
+    /// `None`) and the query of every lookup.
+    memberships: Arc<Mutex<Option<Value>>>,
+    lookups: Arc<Mutex<Vec<String>>>,
 }
 
 impl Upstream {
@@ -71,9 +75,15 @@ impl Upstream {
             asked: Arc::new(Mutex::new(Vec::new())),
             answer: Arc::new(Mutex::new(answer)),
             release: Arc::new(watch::channel(false).0),
+            memberships: Arc::new(Mutex::new(None)),
+            lookups: Arc::new(Mutex::new(Vec::new())),
         };
         let app = Router::new()
             .route(CHECK_PATH, post(answer_check))
+            .route(
+                "/user_management/organization_memberships",
+                get(list_memberships),
+            )
             .with_state(upstream.clone());
         (format!("http://{}", serve(app).await), upstream)
     }
@@ -92,6 +102,28 @@ impl Upstream {
 
     fn asked(&self) -> Vec<Asked> {
         self.asked.lock().unwrap().clone()
+    }
+}
+
+async fn list_memberships(State(upstream): State<Upstream>, uri: axum::http::Uri) -> Response {
+    upstream
+        .lookups
+        .lock()
+        .unwrap()
+        .push(uri.query().unwrap_or_default().to_owned());
+    let data = upstream.memberships.lock().unwrap().clone();
+    match data {
+        Some(data) => Json(json!({
+            "object": "list",
+            "data": data,
+            "list_metadata": {"before": null, "after": null},
+        }))
+        .into_response(),
+        None => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"message": "down"})),
+        )
+            .into_response(),
     }
 }
 
@@ -756,6 +788,96 @@ async fn stale_if_error_reuses_a_deny_as_a_deny() {
     .await;
     assert!(stale, "{:?} {statuses:?}", cache.stats());
     assert!(statuses.iter().all(|s| *s == 403), "{statuses:?}");
+}
+
+// ----- membership lookups --------------------------------------------------------------------
+
+fn membership(id: &str, user: &str, organization: &str, status: &str) -> Value {
+    json!({"object": "organization_membership", "id": id, "user_id": user,
+           "organization_id": organization, "status": status,
+           "role": {"slug": "member"},
+           "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z"})
+}
+
+/// An app on WorkOS through the client (`AuthzBuilder::workos`), claims shortcut off, and a
+/// token without `organization_membership_id`: the membership is looked up.
+fn resolving_app(base: &str) -> (Authz, Router, String) {
+    let authz = Authz::builder()
+        .verifier(verifier_for(signer()))
+        .workos(&workos_client(base, 0))
+        .cached_authorizer(
+            CachedAuthorizer::builder(workos_client(base, 0).authorizer())
+                .timeout(CHECK_TIMEOUT)
+                .build(),
+        )
+        .claims_shortcut(false)
+        .build()
+        .expect("authz");
+    let router = app(&authz);
+    let token = signer()
+        .sign(&member_claims("user_bob", "org_acme", None, &[]))
+        .expect("sign");
+    (authz, router, token)
+}
+
+#[tokio::test]
+async fn membership_lookups_are_cached_and_their_errors_are_not() {
+    let (base, upstream) = Upstream::start(Answer::Authorized(true)).await;
+    *upstream.memberships.lock().unwrap() = Some(json!([membership(
+        "om_bob", "user_bob", "org_acme", "active"
+    )]));
+    let (_authz, router, token) = resolving_app(&base);
+    for project in ["proj_0", "proj_1", "proj_2"] {
+        let reply = call(&router, "GET", &format!("/projects/{project}"), &token).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    let lookups = upstream.lookups.lock().unwrap().clone();
+    assert_eq!(
+        lookups.len(),
+        1,
+        "the membership is looked up once: {lookups:?}"
+    );
+    for part in [
+        "user_id=user_bob",
+        "organization_id=org_acme",
+        "statuses=active",
+    ] {
+        assert!(lookups[0].contains(part), "{part} not in {:?}", lookups[0]);
+    }
+    assert!(upstream.asked().iter().all(|a| a.membership == "om_bob"));
+    assert_eq!(upstream.calls(), 3);
+
+    // The lookup fails: 503, nothing asked, nothing cached.
+    let (base, upstream) = Upstream::start(Answer::Authorized(true)).await;
+    let (_authz, router, token) = resolving_app(&base);
+    for attempt in 1..=2 {
+        let reply = call(&router, "GET", "/projects/proj_0", &token).await;
+        assert_problem(&reply, 503, &format!("lookup down, attempt {attempt}"));
+        assert_eq!(upstream.lookups.lock().unwrap().len(), attempt);
+    }
+    assert_eq!(upstream.calls(), 0, "a check was made without a membership");
+}
+
+/// A server that ignores the list's filters must not make the guard check as somebody else's
+/// membership, or as an inactive one.
+#[tokio::test]
+async fn a_membership_list_that_ignores_its_filters_is_not_trusted() {
+    let (base, upstream) = Upstream::start(Answer::Authorized(true)).await;
+    *upstream.memberships.lock().unwrap() = Some(json!([
+        membership("om_globex", "user_bob", "org_globex", "active"),
+        membership("om_eve", "user_eve", "org_acme", "active"),
+        membership("om_old", "user_bob", "org_acme", "inactive"),
+        membership("om_invited", "user_bob", "org_acme", "pending"),
+    ]));
+    let (_authz, router, token) = resolving_app(&base);
+    let reply = call(&router, "GET", "/projects/proj_0", &token).await;
+    assert_forbidden(&reply, "no active membership of bob in acme");
+    let detail = reply.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("membership"), "{detail}");
+    assert_eq!(upstream.calls(), 0, "checked as {:?}", upstream.asked());
 }
 
 // ----- tenant isolation ------------------------------------------------------------------------
