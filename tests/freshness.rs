@@ -544,3 +544,74 @@ async fn the_background_poller_applies_the_feed() {
     );
     drop(poller);
 }
+
+/// The other cache events, through the signed webhook: each invalidates what it names and
+/// no more; an event the caches do not care about changes nothing.
+#[tokio::test]
+async fn other_events_invalidate_what_they_name() {
+    let fixture = fixture(Duration::from_secs(600)).await;
+    let (alice, bob, carol) = (fixture.alice(), fixture.bob(), fixture.carol());
+    let requests = [
+        ("alice", &alice, "/projects/proj_apollo"),
+        ("bob", &bob, "/projects/proj_apollo"),
+        ("carol", &carol, "/projects/proj_hermes"),
+    ];
+    // Asks each user's route once; returns who was answered from the cache.
+    let cached = async || {
+        let mut cached = Vec::new();
+        for (name, token, path) in requests {
+            let before = fixture.stats();
+            assert_eq!(fixture.get(path, token).await.status, 200, "{name}");
+            if fixture.stats().hits > before.hits {
+                cached.push(name);
+            }
+        }
+        cached
+    };
+    cached().await;
+    assert_eq!(cached().await, ["alice", "bob", "carol"]);
+
+    let cases = [
+        (
+            json!({"id": "event_10", "event": "connection.activated", "data": {"id": "conn_1"}}),
+            &["alice", "bob", "carol"][..],
+        ),
+        (
+            json!({"id": "event_11", "event": "organization.deleted",
+                   "data": {"id": "org_globex", "object": "organization"}}),
+            &["alice", "bob"],
+        ),
+        (
+            json!({"id": "event_12", "event": "organization_role.deleted",
+                   "data": {"slug": "org-x", "organization_id": "org_acme"}}),
+            &["carol"],
+        ),
+        (
+            json!({"id": "event_13", "event": "role.updated", "data": {"slug": "admin"}}),
+            &[],
+        ),
+        (
+            json!({"id": "event_14", "event": "permission.deleted",
+                   "data": {"slug": "projects:read"}}),
+            &[],
+        ),
+        (
+            json!({"id": "event_15", "event": "user.deleted", "data": {"id": "user_zed"}}),
+            &[],
+        ),
+    ];
+    for (mut event, still_cached) in cases {
+        event["created_at"] = json!("2026-11-23T03:00:00.000Z");
+        let kind = event["event"].as_str().unwrap().to_owned();
+        cached().await; // everyone cached again
+        let body = event.to_string();
+        let reply = fixture
+            .webhook(
+                body.as_bytes(),
+                Some(sign_webhook(body.as_bytes(), SECRET, SystemTime::now()).as_str()),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{kind}: {reply:?}");
+        assert_eq!(cached().await, still_cached, "after {kind}");
+    }
+}
