@@ -361,8 +361,9 @@ async fn a_session_revoked_webhook_refuses_a_cached_token() {
 
 type QueryPairs = Vec<(String, String)>;
 
-/// A `GET /events` feed on loopback: answers one fixed page after `event_00`, an empty page
-/// after anything else, and records the query of each request.
+/// A `GET /events` feed on loopback: answers up to `limit` of its events after the `after`
+/// cursor (from the start for a cursor it does not hold), and records the query of each
+/// request.
 #[derive(Clone)]
 struct Feed {
     events: Arc<Vec<Value>>,
@@ -377,11 +378,23 @@ async fn list_events(
         .iter()
         .find(|(k, _)| k == "after")
         .map(|(_, v)| v.clone());
+    let limit: usize = query
+        .iter()
+        .find(|(k, _)| k == "limit")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(10);
     feed.queries.lock().unwrap().push(query);
-    let data: Vec<Value> = match after.as_deref() {
-        Some("event_00") | None => feed.events.to_vec(),
-        _ => Vec::new(),
-    };
+    // The events after the cursor (all of them for a cursor the feed does not hold).
+    let start = after
+        .and_then(|after| feed.events.iter().position(|e| e["id"] == after.as_str()))
+        .map_or(0, |i| i + 1);
+    let data: Vec<Value> = feed
+        .events
+        .iter()
+        .skip(start)
+        .take(limit)
+        .cloned()
+        .collect();
     Json(json!({
         "object": "list",
         "data": data,
@@ -614,4 +627,54 @@ async fn other_events_invalidate_what_they_name() {
         assert_eq!(reply.status, 200, "{kind}: {reply:?}");
         assert_eq!(cached().await, still_cached, "after {kind}");
     }
+}
+
+/// A feed more than one page behind is read page by page, `limit=100`, each page after the
+/// last event of the one before; the cursor is the last event applied.
+#[tokio::test]
+async fn the_events_feed_is_read_to_its_end_page_by_page() {
+    let fixture = fixture(Duration::from_secs(600)).await;
+    let bob = fixture.bob();
+    assert_eq!(fixture.get("/projects/proj_apollo", &bob).await.status, 200);
+    fixture.remove_bobs_viewer_role();
+    // 149 unrelated events, then the one that matters, on the second page.
+    let mut events: Vec<Value> = (1..150)
+        .map(|i| {
+            json!({"id": format!("event_{i:03}"), "event": "connection.activated",
+                   "data": {"id": format!("conn_{i}")}, "created_at": "2026-11-23T03:00:00.000Z"})
+        })
+        .collect();
+    events.push(
+        serde_json::from_slice(&membership_event(
+            "event_150",
+            &fixture.model.bob,
+            "user_bob",
+            "org_acme",
+        ))
+        .unwrap(),
+    );
+    let (client, feed) = feed(events).await;
+    let cursor = fixture
+        .authz
+        .apply_events_since(&client, None)
+        .await
+        .expect("the feed answers");
+    assert_eq!(cursor.as_deref(), Some("event_150"));
+    let queries = feed.queries.lock().unwrap().clone();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    let param = |query: &QueryPairs, name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(param(&queries[0], "after"), None);
+    assert_eq!(param(&queries[1], "after").as_deref(), Some("event_100"));
+    for query in &queries {
+        assert_eq!(param(query, "limit").as_deref(), Some("100"));
+    }
+    assert_forbidden(
+        &fixture.get("/projects/proj_apollo", &bob).await,
+        "bob after the second page",
+    );
 }
