@@ -204,6 +204,44 @@ async fn emulator_world(shortcut: bool) -> World {
     }
 }
 
+/// WorkOS mode exactly as `Authz::from_env` builds it (client id, API key, base URL pointing
+/// at the emulator), with the same routes. Tokens carry the emulator's issuer, which is one of
+/// those WorkOS mode accepts.
+async fn emulator_world_from_env() -> (World, Emulator, String) {
+    let model = demo_model();
+    let emulator = Emulator::new(model.engine.clone());
+    let emulator_base = format!("http://{}", serve(emulator.router()).await);
+    let variables = [
+        ("WORKOS_CLIENT_ID", "client_from_env"),
+        ("WORKOS_API_KEY", "sk_test_from_env"),
+        ("WORKOS_BASE_URL", emulator_base.as_str()),
+    ];
+    let authz = Authz::from_lookup(|name| {
+        variables
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    })
+    .expect("WorkOS mode");
+    assert!(matches!(authz.mode(), workos_authz::Mode::WorkOs { .. }));
+    let signing = (emulator.clone(), emulator_base.clone());
+    let sign: Sign = Arc::new(move |claims: &SessionClaims| {
+        let claims = claims.clone().issuer(signing.1.clone());
+        signing.0.signer().sign(&claims).expect("sign")
+    });
+    let base = format!("http://{}", serve(app(&authz)).await);
+    let world = World {
+        authority: Authority::Emulator,
+        shortcut: true,
+        base,
+        authz,
+        sign,
+        model,
+        http: client(),
+    };
+    (world, emulator, emulator_base)
+}
+
 const ADMIN: &[&str] = &["projects:read", "projects:delete"];
 
 impl World {
@@ -448,6 +486,48 @@ async fn emulator_through_the_client_with_claims_shortcut() {
 #[tokio::test]
 async fn emulator_through_the_client_without_claims_shortcut() {
     assert_the_model_holds(&emulator_world(false).await).await;
+}
+
+/// `Authz::from_env` in WorkOS mode, against the emulator, passes the same assertions with
+/// the same routes; so do the access tokens the emulator mints as AuthKit would (organization
+/// role, its permissions and the membership id in the claims).
+#[tokio::test]
+async fn from_env_in_workos_mode_against_the_emulator() {
+    let (world, _emulator, emulator_base) = emulator_world_from_env().await;
+    assert_the_model_holds(&world).await;
+
+    let http = client();
+    let mint = async |membership: &str| -> String {
+        let reply = send(
+            http.post(format!("{emulator_base}/_emulator/sessions"))
+                .header("authorization", "Bearer sk_test_from_env")
+                .json(&json!({ "organization_membership_id": membership })),
+        )
+        .await;
+        assert!(reply.status < 300, "minting a session: {reply:?}");
+        reply.json()["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    };
+    let (alice, bob, carol) = (
+        mint(&world.model.alice).await,
+        mint(&world.model.bob).await,
+        mint(&world.model.carol).await,
+    );
+    for (token, path, expected) in [
+        (&bob, "/projects/proj_apollo", 200),
+        (&bob, "/projects/proj_zeus", 403),
+        (&alice, "/projects/proj_zeus", 200),
+        (&carol, "/projects/proj_hermes", 200),
+    ] {
+        let reply = world.get(path, token).await;
+        assert_eq!(reply.status, expected, "minted token on {path}: {reply:?}");
+    }
+    let reply = world.delete("/projects/proj_apollo", &alice).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let reply = world.get("/projects/proj_apollo", &carol).await;
+    assert_cross_tenant_refused(&world, &reply, "minted carol on apollo");
 }
 
 /// The shortcut is what answers when on (no authority call), and is really off when off: a
