@@ -32,6 +32,10 @@ struct Fixture {
 }
 
 async fn fixture(allow_ttl: Duration) -> Fixture {
+    fixture_with(allow_ttl, allow_ttl).await
+}
+
+async fn fixture_with(allow_ttl: Duration, deny_ttl: Duration) -> Fixture {
     let model = demo_model();
     let signer = Arc::new(TokenSigner::generate().expect("key"));
     let authz = Authz::builder()
@@ -39,7 +43,7 @@ async fn fixture(allow_ttl: Duration) -> Fixture {
         .cached_authorizer(
             CachedAuthorizer::builder(model.engine.clone())
                 .allow_ttl(allow_ttl)
-                .deny_ttl(allow_ttl)
+                .deny_ttl(deny_ttl)
                 .jitter(0.0)
                 .build(),
         )
@@ -677,4 +681,59 @@ async fn the_events_feed_is_read_to_its_end_page_by_page() {
         &fixture.get("/projects/proj_apollo", &bob).await,
         "bob after the second page",
     );
+}
+
+/// Allow and deny have their own TTL: with a short deny TTL a new grant shows within it,
+/// while a revoked grant's long-lived allow is still served all that time.
+#[tokio::test]
+async fn allow_and_deny_have_their_own_ttl() {
+    const DENY_TTL: Duration = Duration::from_millis(400);
+    let fixture = fixture_with(Duration::from_secs(600), DENY_TTL).await;
+    let bob = fixture.bob();
+    assert_eq!(fixture.get("/projects/proj_apollo", &bob).await.status, 200);
+    let before_deny = Instant::now();
+    assert_forbidden(&fixture.get("/projects/proj_zeus", &bob).await, "zeus");
+    let after_deny = Instant::now();
+
+    // bob gets zeus and loses apollo.
+    fixture
+        .model
+        .engine
+        .assign_role(
+            &fixture.model.bob,
+            "viewer",
+            &ResourceRef::external("project", "proj_zeus"),
+        )
+        .expect("assign");
+    fixture.remove_bobs_viewer_role();
+    let before = fixture.stats();
+    assert_forbidden(
+        &fixture.get("/projects/proj_zeus", &bob).await,
+        "zeus, deny still cached",
+    );
+    assert_eq!(fixture.stats().hits, before.hits + 1);
+
+    let mut statuses = Vec::new();
+    let granted = poll_until(async || {
+        let reply = fixture.get("/projects/proj_zeus", &bob).await;
+        statuses.push(reply.status);
+        reply.status == 200
+    })
+    .await;
+    let granted_at = Instant::now();
+    assert!(granted, "the new grant never showed: {statuses:?}");
+    assert!(
+        granted_at - before_deny >= DENY_TTL,
+        "{:?}",
+        granted_at - before_deny
+    );
+    assert!(
+        granted_at - after_deny <= DENY_TTL + Duration::from_millis(300),
+        "{:?}",
+        granted_at - after_deny
+    );
+    // The allow on apollo is still the cached one, past the deny TTL.
+    fixture
+        .assert_bob_served_from_cache("apollo, allow TTL not over")
+        .await;
 }
