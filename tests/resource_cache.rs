@@ -944,6 +944,15 @@ impl Authorizer for Reference {
     }
 }
 
+/// The reference, shared with the test that counts its calls.
+struct Shared(Arc<Reference>);
+
+impl Authorizer for Shared {
+    fn check<'a>(&'a self, request: &'a CheckRequest) -> CheckFuture<'a> {
+        self.0.check(request)
+    }
+}
+
 const ORGS: [&str; 3] = ["org_a", "org_b", "org_c"];
 /// Membership ids repeat across organizations on purpose: a cache keyed without the
 /// organization would hand one tenant's decision to another.
@@ -1012,12 +1021,6 @@ async fn run_isolation_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let reference = Arc::new(Reference {
         calls: AtomicUsize::new(0),
     });
-    struct Shared(Arc<Reference>);
-    impl Authorizer for Shared {
-        fn check<'a>(&'a self, request: &'a CheckRequest) -> CheckFuture<'a> {
-            self.0.check(request)
-        }
-    }
     let authz = authz_with(
         CachedAuthorizer::builder(Shared(reference.clone()))
             .allow_ttl(Duration::from_secs(600))
@@ -1117,4 +1120,44 @@ proptest! {
             .unwrap();
         runtime.block_on(run_isolation_case(ops))?;
     }
+}
+
+/// The case the proptest is after, pinned: the same membership id and resource under two
+/// organizations whose answers differ; the second organization is asked, never served the
+/// first one's cached decision.
+#[tokio::test]
+async fn the_same_membership_id_in_another_organization_is_another_key() {
+    let key = |org: usize, index: usize| CheckRequest {
+        organization_id: ORGS[org].to_owned(),
+        organization_membership_id: MEMBERSHIPS[0].to_owned(),
+        permission: "projects:read".to_owned(),
+        resource: resource(index).1,
+    };
+    let index = (0..10)
+        .find(|&i| reference_decision(&key(0, i)) != reference_decision(&key(1, i)))
+        .expect("a resource on which org_a and org_b differ");
+    let (path, _) = resource(index);
+    let reference = Arc::new(Reference {
+        calls: AtomicUsize::new(0),
+    });
+    let authz = authz_with(CachedAuthorizer::builder(Shared(reference.clone())).build());
+    let router = app(&authz);
+    for round in 0..2 {
+        for org in [0, 1] {
+            let expected = if reference_decision(&key(org, index)).is_allowed() {
+                200
+            } else {
+                403
+            };
+            let reply = call(&router, "GET", &path, &tokens()[&(org, 0)]).await;
+            assert_eq!(
+                reply.status, expected,
+                "round {round}, {}: {reply:?}",
+                ORGS[org]
+            );
+        }
+    }
+    // One upstream call per organization, then hits.
+    assert_eq!(reference.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(authz.check_cache().unwrap().stats().hits, 2);
 }
