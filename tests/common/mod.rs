@@ -519,3 +519,124 @@ pub fn assert_forbidden(reply: &Reply, context: &str) {
         "{context}: challenge {challenge:?}"
     );
 }
+
+// ----- resource-scoped authorization (issue 5): the demo's model and its tokens -----
+
+use workos_authz::local::{LocalEngine, NewPermission, NewResource, NewRole};
+use workos_authz::session::{SessionClaims, TokenSigner};
+
+/// The demo's projects: (organization, external id).
+pub const DEMO_PROJECTS: [(&str, &str); 3] = [
+    ("org_acme", "proj_apollo"),
+    ("org_acme", "proj_zeus"),
+    ("org_globex", "proj_hermes"),
+];
+
+/// The demo's model on one engine: orgs `org_acme` and `org_globex`; roles `admin`
+/// (projects:read, projects:delete), `member` (the seeded default, no project permission) and
+/// `viewer` (projects:read, for resources of type `project`); alice admin of acme, bob member
+/// of acme with `viewer` on proj_apollo, carol admin of globex.
+pub struct DemoModel {
+    pub engine: LocalEngine,
+    /// Organization membership ids.
+    pub alice: String,
+    pub bob: String,
+    pub carol: String,
+    /// WorkOS resource ids (`authz_resource_...`) of the projects.
+    pub apollo_id: String,
+    pub zeus_id: String,
+    pub hermes_id: String,
+}
+
+pub fn demo_model() -> DemoModel {
+    let engine = LocalEngine::new();
+    for (slug, name) in [
+        ("projects:read", "Read projects"),
+        ("projects:delete", "Delete projects"),
+    ] {
+        engine
+            .create_permission(NewPermission::new(slug, name))
+            .expect("create permission");
+    }
+    engine
+        .create_environment_role(
+            NewRole::new("admin", "Admin").permissions(["projects:read", "projects:delete"]),
+        )
+        .expect("create admin");
+    engine
+        .create_environment_role(
+            NewRole::new("viewer", "Viewer")
+                .resource_type("project")
+                .permissions(["projects:read"]),
+        )
+        .expect("create viewer");
+    engine
+        .create_organization_with_id("org_acme", "Acme")
+        .expect("create acme");
+    engine
+        .create_organization_with_id("org_globex", "Globex")
+        .expect("create globex");
+    let mut ids = Vec::new();
+    for (organization, project) in DEMO_PROJECTS {
+        ids.push(
+            engine
+                .create_resource(NewResource::new(organization, "project", project, project))
+                .expect("create project")
+                .id,
+        );
+    }
+    let alice = engine
+        .create_membership("user_alice", "org_acme", &["admin"])
+        .expect("alice")
+        .id;
+    let bob = engine
+        .create_membership("user_bob", "org_acme", &["member"])
+        .expect("bob")
+        .id;
+    let carol = engine
+        .create_membership("user_carol", "org_globex", &["admin"])
+        .expect("carol")
+        .id;
+    engine
+        .assign_role(
+            &bob,
+            "viewer",
+            &workos_authz::check::ResourceRef::external("project", "proj_apollo"),
+        )
+        .expect("bob views apollo");
+    DemoModel {
+        engine,
+        alice,
+        bob,
+        carol,
+        apollo_id: ids[0].clone(),
+        zeus_id: ids[1].clone(),
+        hermes_id: ids[2].clone(),
+    }
+}
+
+/// A verifier trusting exactly `signer`'s key.
+pub fn verifier_for(signer: &TokenSigner) -> workos_authz::SessionVerifier {
+    workos_authz::SessionVerifier::builder()
+        .jwks_document(signer.jwks().to_string().as_bytes())
+        .expect("the signer's JWKS is valid")
+        .build()
+        .expect("verifier builds")
+}
+
+/// The claims WorkOS would issue for a member of `organization` whose organization-level role
+/// carries `permissions`, with the `organization_membership_id` claim when `membership` is set.
+pub fn member_claims(
+    user: &str,
+    organization: &str,
+    membership: Option<&str>,
+    permissions: &[&str],
+) -> SessionClaims {
+    let claims = SessionClaims::new(user)
+        .organization(organization)
+        .permissions(permissions.iter().copied());
+    match membership {
+        Some(membership) => claims.organization_membership(membership),
+        None => claims,
+    }
+}
