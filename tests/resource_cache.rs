@@ -531,10 +531,6 @@ async fn an_abandoned_upstream_call_still_fills_the_cache() {
 /// invalidation must ask again rather than be served that answer from the cache for a whole
 /// allow TTL ("at once after a signed webhook").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: src/check/cache.rs:283 (ask_upstream) inserts the upstream answer even when \
-            invalidate_membership/organization/all ran while the call was in flight, so a grant \
-            revoked by a webhook is served from the cache for up to allow_ttl; it should not \
-            cache an answer that an invalidation overtook (e.g. a generation counter)"]
 async fn an_invalidation_during_an_upstream_call_is_not_undone_by_its_answer() {
     let (upstream_base, upstream) = Upstream::start(Answer::HeldAllow).await;
     let authz = authz_with(
@@ -680,11 +676,33 @@ async fn malformed_upstream_answers_are_503() {
 
 #[tokio::test]
 async fn upstream_client_errors_are_503_not_403() {
-    // A bad API key or an unknown membership is the authority failing to answer, not a deny.
-    for status in [400, 401, 403, 404, 422] {
+    // A bad API key, or a bare 404 that is no WorkOS answer (a wrong base URL), is the authority
+    // failing to answer, not a deny. (WorkOS's own 404, with an error code, is a deny: see
+    // resource_guards::emulator_a_project_of_another_organization_is_403_not_503.)
+    for status in [400, 401, 403, 422] {
         let (base, upstream) = Upstream::start(Answer::Status(status, vec![])).await;
         assert_fails_closed(&format!("status {status}"), &base, 0, || upstream.calls()).await;
     }
+}
+
+#[tokio::test]
+async fn a_workos_not_found_answer_is_a_deny_and_cached_as_one() {
+    // WorkOS's 404 with an error code: the resource is not in the membership's organization.
+    let (base, upstream) = Upstream::start(Answer::Status(404, vec![])).await;
+    let authz = authz_with(CachedAuthorizer::builder(workos_client(&base, 0).authorizer()).build());
+    let router = app(&authz);
+    let token = token("org_acme", "om_alice");
+    for _ in 0..2 {
+        let reply = call(&router, "GET", "/projects/proj_apollo", &token).await;
+        assert_problem(&reply, 403, "a WorkOS 404");
+    }
+    let stats = authz.check_cache().unwrap().stats();
+    assert_eq!(
+        (stats.misses, stats.hits, stats.errors),
+        (1, 1, 0),
+        "{stats:?}"
+    );
+    assert_eq!(upstream.calls(), 1);
 }
 
 // ----- stale_if_error --------------------------------------------------------------------------

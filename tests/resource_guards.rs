@@ -605,9 +605,6 @@ async fn tokens_without_the_membership_claim_use_the_resolver() {
 /// request is another upstream call), where the local engine answers 403. A project of another
 /// tenant is not an outage.
 #[tokio::test]
-#[ignore = "BUG: src/workos/adapters.rs:42 maps every client error, including the check's 404 \
-            for a resource unknown in the membership's organization, to AuthorizerError (503); \
-            it should be a deny (403), as on the local engine"]
 async fn emulator_a_project_of_another_organization_is_403_not_503() {
     let world = emulator_world(false).await;
     let carol = world.carol(true);

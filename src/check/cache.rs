@@ -112,6 +112,9 @@ struct Inner {
     jitter: f64,
     timeout: Duration,
     stale_if_error: Option<Duration>,
+    // Bumped by every invalidation: an upstream answer that an invalidation overtook while it
+    // was in flight is returned to its waiters but never cached.
+    generation: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
     coalesced: AtomicU64,
@@ -173,7 +176,13 @@ impl CachedAuthorizer {
                     inner.misses.fetch_add(1, Ordering::Relaxed);
                     let (sender, outcome) = watch::channel(None);
                     in_flight.insert(request.clone(), outcome.clone());
-                    tokio::spawn(ask_upstream(self.inner.clone(), request.clone(), sender));
+                    let generation = inner.generation.load(Ordering::Acquire);
+                    tokio::spawn(ask_upstream(
+                        self.inner.clone(),
+                        request.clone(),
+                        sender,
+                        generation,
+                    ));
                     (outcome, DecisionSource::Upstream)
                 }
             }
@@ -223,10 +232,24 @@ impl CachedAuthorizer {
 
     /// Forgets every decision.
     pub fn invalidate_all(&self) {
+        self.forget_in_flight();
         self.inner.entries.invalidate_all();
     }
 
+    /// Calls in flight started before the invalidation: their answers must not be cached, and
+    /// new requests must not wait for them.
+    fn forget_in_flight(&self) {
+        let inner = &self.inner;
+        let mut in_flight = inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.generation.fetch_add(1, Ordering::AcqRel);
+        in_flight.clear();
+    }
+
     fn invalidate_if(&self, predicate: impl Fn(&CheckRequest) -> bool + Send + Sync + 'static) {
+        self.forget_in_flight();
         // Only fails when closures are not enabled, and the builder always enables them.
         if let Err(error) = self
             .inner
@@ -271,34 +294,45 @@ async fn ask_upstream(
     inner: Arc<Inner>,
     request: CheckRequest,
     sender: watch::Sender<Option<Outcome>>,
+    generation: u64,
 ) {
     let outcome = match tokio::time::timeout(inner.timeout, inner.upstream.check(&request)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(AuthorizerError::Timeout(inner.timeout)),
     };
-    match &outcome {
-        Ok(decision) => {
+    if let Err(error) = &outcome {
+        inner.errors.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%error, permission = %request.permission, resource = %request.resource, "upstream check failed");
+    }
+    {
+        // Under the in-flight lock, which invalidations take to bump the generation: either the
+        // decision lands before an invalidation (which then removes it) or it is not cached.
+        let mut in_flight = inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Ok(decision) = &outcome
+            && inner.generation.load(Ordering::Acquire) == generation
+        {
             let decided_at = Instant::now();
-            let ttl = inner.ttl_for(*decision);
+            let fresh_until = decided_at + inner.ttl_for(*decision);
             inner.entries.insert(
                 request.clone(),
                 Entry {
                     decision: *decision,
                     decided_at,
-                    fresh_until: decided_at + ttl,
+                    fresh_until,
                 },
             );
         }
-        Err(error) => {
-            inner.errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%error, permission = %request.permission, resource = %request.resource, "upstream check failed");
+        // An invalidation may have replaced this call's entry with a newer call's.
+        if in_flight
+            .get(&request)
+            .is_some_and(|waiting| waiting.same_channel(&sender.subscribe()))
+        {
+            in_flight.remove(&request);
         }
     }
-    inner
-        .in_flight
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .remove(&request);
     sender.send_replace(Some(outcome));
 }
 
@@ -434,6 +468,7 @@ impl CachedAuthorizerBuilder {
                 jitter: self.jitter,
                 timeout: self.timeout,
                 stale_if_error: self.stale_if_error,
+                generation: AtomicU64::new(0),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
                 coalesced: AtomicU64::new(0),

@@ -293,9 +293,7 @@ async fn decide(
                         Source::None,
                     );
                 }
-                Err(error) => {
-                    return Err((AuthzRejection::Unavailable(error.to_string()), Source::None));
-                }
+                Err(error) => return Err((unavailable("membership lookup", &error), Source::None)),
             }
         }
     };
@@ -311,6 +309,19 @@ async fn decide(
             format!("requires permission {permission} on {resource}"),
             Source::Authority(source),
         ),
-        Err(error) => Err((AuthzRejection::Unavailable(error.to_string()), Source::None)),
+        Err(error) => Err((unavailable("check", &error), Source::None)),
     }
+}
+
+/// A 503 whose detail says what failed but not how: the upstream's error text (its URL, the
+/// membership id) goes to the log, not to the client.
+fn unavailable(what: &str, error: &crate::check::AuthorizerError) -> AuthzRejection {
+    tracing::warn!(%error, "authorization {what} failed");
+    let detail = match error {
+        crate::check::AuthorizerError::Timeout(_) => format!("the authorization {what} timed out"),
+        crate::check::AuthorizerError::Unavailable(_) => {
+            format!("the authorization {what} is unavailable")
+        }
+    };
+    AuthzRejection::Unavailable(detail)
 }

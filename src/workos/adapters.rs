@@ -31,15 +31,26 @@ impl Authorizer for WorkOsAuthorizer {
     fn check<'a>(&'a self, request: &'a CheckRequest) -> CheckFuture<'a> {
         Box::pin(async move {
             let started = Instant::now();
-            self.client
+            let answer = self
+                .client
                 .check(
                     &request.organization_membership_id,
                     &request.permission,
                     &request.resource,
                 )
-                .await
-                .map(Decision::from_authorized)
-                .map_err(|error| authorizer_error(error, started))
+                .await;
+            match answer {
+                Ok(authorized) => Ok(Decision::from_authorized(authorized)),
+                // WorkOS answers 404 with an error code when the resource (or membership) does
+                // not exist in the membership's organization: an answer, not an outage, and the
+                // same one the embedded engine gives. A bare 404 (a wrong base URL, a proxy) is
+                // no answer at all and stays an error.
+                Err(error) if error.kind() == ErrorKind::NotFound && error.code().is_some() => {
+                    tracing::debug!(%error, resource = %request.resource, "check target not found: deny");
+                    Ok(Decision::Deny)
+                }
+                Err(error) => Err(authorizer_error(error, started)),
+            }
         })
     }
 }
