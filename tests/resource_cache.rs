@@ -47,6 +47,8 @@ enum Answer {
     Hang,
     /// 200 with this body.
     Raw(&'static str),
+    /// This status with a plain-text body: no WorkOS answer (a wrong base URL, a proxy page).
+    Bare(u16),
 }
 
 /// One check the upstream received.
@@ -160,6 +162,9 @@ async fn answer_check(
         }
         Answer::Hang => std::future::pending().await,
         Answer::Raw(body) => ([("content-type", "application/json")], body).into_response(),
+        Answer::Bare(status) => {
+            (StatusCode::from_u16(status).unwrap(), "Not Found").into_response()
+        }
     }
 }
 
@@ -683,6 +688,8 @@ async fn upstream_client_errors_are_503_not_403() {
         let (base, upstream) = Upstream::start(Answer::Status(status, vec![])).await;
         assert_fails_closed(&format!("status {status}"), &base, 0, || upstream.calls()).await;
     }
+    let (base, upstream) = Upstream::start(Answer::Bare(404)).await;
+    assert_fails_closed("a bare 404", &base, 0, || upstream.calls()).await;
 }
 
 #[tokio::test]
