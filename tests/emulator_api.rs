@@ -131,7 +131,13 @@ fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
             .as_str()
             .is_some_and(|m| !m.is_empty())
     );
-    assert!(reply.body["errors"].is_array());
+    // `errors` only names faulty fields: absent, or a non-empty list.
+    let errors = &reply.body["errors"];
+    assert!(
+        errors.is_null() || errors.as_array().is_some_and(|e| !e.is_empty()),
+        "{}",
+        reply.body
+    );
 }
 
 /// Permissions `docs:read`, `docs:write`; roles `viewer` (read), `editor` (read, write);
@@ -239,6 +245,50 @@ async fn unknown_paths_and_methods_answer_json_errors() {
         .await;
     assert_error(&reply, StatusCode::UNPROCESSABLE_ENTITY, "required");
     assert_eq!(reply.body["errors"][0]["field"], "slug");
+}
+
+/// The Node SDK (`createPermission` and every other call) turns a 422 that carries `errors`
+/// into the message "The following requirements must be met:" followed by the codes: an empty
+/// `errors` list left no explanation at all. Only field errors carry the list.
+#[tokio::test]
+async fn a_422_without_field_errors_carries_no_errors_list_so_the_sdk_keeps_its_message() {
+    let (_emulator, server) = fresh().await;
+    let malformed = server
+        .post(
+            "/authorization/permissions",
+            json!({ "slug": 42, "name": "bad" }),
+        )
+        .await;
+    assert_error(
+        &malformed,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request_parameters",
+    );
+    assert!(malformed.body.get("errors").is_none(), "{}", malformed.body);
+    assert!(
+        malformed.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected a string"),
+        "{}",
+        malformed.body
+    );
+    let missing = server
+        .call(Method::GET, "/authorization/permissions/nothing", None)
+        .await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "entity_not_found");
+    assert!(missing.body.get("errors").is_none(), "{}", missing.body);
+    let field = server
+        .post(
+            "/authorization/permissions",
+            json!({ "slug": "no spaces", "name": "bad" }),
+        )
+        .await;
+    assert_error(&field, StatusCode::UNPROCESSABLE_ENTITY, "invalid_slug");
+    assert_eq!(
+        field.body["errors"],
+        json!([{ "field": "slug", "code": "invalid_slug" }])
+    );
 }
 
 #[tokio::test]

@@ -17,7 +17,8 @@ use crate::local::{
     EngineError, Membership, Organization, Permission, Resource, Role, RoleAssignment, RoleType,
 };
 
-/// A WorkOS error response: `{ "message", "code", "errors": [{ "field", "code" }] }`.
+/// A WorkOS error response: `{ "message", "code", "errors": [{ "field", "code" }] }`, with
+/// `errors` only when some field is at fault.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
@@ -73,13 +74,19 @@ impl From<EngineError> for ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// `errors` only when there are field errors, as WorkOS does: the Node SDK replaces the
+    /// message of a 422 with the list of `errors` codes whenever `errors` is present, so an
+    /// empty list would leave the caller with no explanation at all.
     fn into_response(self) -> Response {
-        let errors: Vec<Value> = self
-            .errors
-            .iter()
-            .map(|(field, code)| json!({ "field": field, "code": code }))
-            .collect();
-        let body = json!({ "message": self.message, "code": self.code, "errors": errors });
+        let mut body = json!({ "message": self.message, "code": self.code });
+        if !self.errors.is_empty() {
+            let errors: Vec<Value> = self
+                .errors
+                .iter()
+                .map(|(field, code)| json!({ "field": field, "code": code }))
+                .collect();
+            body["errors"] = Value::Array(errors);
+        }
         (self.status, Json(body)).into_response()
     }
 }
