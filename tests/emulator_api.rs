@@ -618,6 +618,49 @@ async fn resources_by_id_and_by_external_id() {
     );
 }
 
+/// The Node SDK's `userManagement.createOrganizationMembership` (and every call that returns
+/// memberships) reads `organization_name` into `organizationName`, a required field of its type.
+#[tokio::test]
+async fn memberships_carry_their_organization_name_everywhere() {
+    let (_emulator, server) = fresh().await;
+    let (org, workspace, _, alice) = seed(&server).await;
+    let created = server
+        .create(
+            "/user_management/organization_memberships",
+            json!({ "organization_id": org, "user_id": "user_bob", "role_slug": "viewer" }),
+        )
+        .await;
+    assert_eq!(created["organization_name"], "Acme");
+    let fetched = server
+        .get(&format!(
+            "/user_management/organization_memberships/{alice}"
+        ))
+        .await;
+    assert_eq!(fetched["organization_name"], "Acme");
+    let listed = server
+        .get(&format!(
+            "/user_management/organization_memberships?organization_id={org}"
+        ))
+        .await;
+    for membership in listed["data"].as_array().unwrap() {
+        assert_eq!(membership["organization_name"], "Acme", "{membership}");
+    }
+    let readers = server
+        .get(&format!(
+            "/authorization/resources/{workspace}/organization_memberships?permission_slug=docs:read"
+        ))
+        .await;
+    assert_eq!(readers["data"][0]["organization_name"], "Acme", "{readers}");
+    let deactivated = server
+        .call(
+            Method::PUT,
+            &format!("/user_management/organization_memberships/{alice}/deactivate"),
+            None,
+        )
+        .await;
+    assert_eq!(deactivated.body["organization_name"], "Acme");
+}
+
 #[tokio::test]
 async fn organization_memberships_are_created_listed_and_fetched() {
     let (_emulator, server) = fresh().await;

@@ -386,12 +386,15 @@ pub(crate) fn organization_json(organization: &Organization) -> Value {
     })
 }
 
-pub(crate) fn membership_json(membership: &Membership) -> Value {
+/// An `organization_membership`; the Node SDK reads `organization_name` into
+/// `organizationName`.
+pub(crate) fn membership_json(membership: &Membership, organization_name: &str) -> Value {
     json!({
         "object": "organization_membership",
         "id": membership.id,
         "user_id": membership.user_id,
         "organization_id": membership.organization_id,
+        "organization_name": organization_name,
         "status": membership.status.as_str(),
         "role": { "slug": membership.role_slugs.first() },
         "roles": membership

@@ -14,11 +14,22 @@ use super::api::{
 };
 use crate::check::ResourceRef;
 use crate::local::{
-    AssignmentKind, Changes, MembershipStatus, NewPermission, NewResource, NewRole, ResourceFilter,
+    AssignmentKind, Changes, Membership, MembershipStatus, NewPermission, NewResource, NewRole,
+    ResourceFilter,
 };
 use crate::session::SessionClaims;
 
 type Emu = State<Emulator>;
+
+/// A membership as WorkOS shows it: with its organization's name.
+fn membership_out(emulator: &Emulator, membership: &Membership) -> serde_json::Value {
+    let organization_name = emulator
+        .engine
+        .get_organization(&membership.organization_id)
+        .map(|organization| organization.name)
+        .unwrap_or_default();
+    membership_json(membership, &organization_name)
+}
 
 // ----- roles --------------------------------------------------------------------------------
 
@@ -475,7 +486,7 @@ fn memberships_for(emulator: &Emulator, resource_id: &str, params: &Params) -> A
     let memberships = emulator
         .engine
         .memberships_for_resource(resource_id, permission, kind)?;
-    page.list(memberships, |m| &m.id, membership_json)
+    page.list(memberships, |m| &m.id, |m| membership_out(emulator, m))
 }
 
 pub(crate) async fn list_memberships_for_resource(
@@ -720,7 +731,7 @@ pub(crate) async fn create_membership(
     let membership = emulator
         .engine
         .create_membership(user_id, organization_id, &roles)?;
-    created(membership_json(&membership))
+    created(membership_out(&emulator, &membership))
 }
 
 pub(crate) async fn list_memberships(State(emulator): Emu, params: Params) -> ApiResult {
@@ -745,14 +756,17 @@ pub(crate) async fn list_memberships(State(emulator): Emu, params: Params) -> Ap
     if !statuses.is_empty() {
         memberships.retain(|m| statuses.contains(&m.status));
     }
-    page.list(memberships, |m| &m.id, membership_json)
+    page.list(memberships, |m| &m.id, |m| membership_out(&emulator, m))
 }
 
 pub(crate) async fn get_membership(
     State(emulator): Emu,
     Segments(id): Segments<String>,
 ) -> ApiResult {
-    ok(membership_json(&emulator.engine.get_membership(&id)?))
+    ok(membership_out(
+        &emulator,
+        &emulator.engine.get_membership(&id)?,
+    ))
 }
 
 /// `PUT /user_management/organization_memberships/{id}`: replaces the membership's roles.
@@ -762,7 +776,8 @@ pub(crate) async fn update_membership(
     Body(body): Body<CreateMembership>,
 ) -> ApiResult {
     let roles = body.roles()?;
-    ok(membership_json(
+    ok(membership_out(
+        &emulator,
         &emulator.engine.set_membership_roles(&id, &roles)?,
     ))
 }
@@ -771,7 +786,8 @@ pub(crate) async fn deactivate_membership(
     State(emulator): Emu,
     Segments(id): Segments<String>,
 ) -> ApiResult {
-    ok(membership_json(
+    ok(membership_out(
+        &emulator,
         &emulator
             .engine
             .set_membership_status(&id, MembershipStatus::Inactive)?,
@@ -782,7 +798,8 @@ pub(crate) async fn reactivate_membership(
     State(emulator): Emu,
     Segments(id): Segments<String>,
 ) -> ApiResult {
-    ok(membership_json(
+    ok(membership_out(
+        &emulator,
         &emulator
             .engine
             .set_membership_status(&id, MembershipStatus::Active)?,
