@@ -737,6 +737,93 @@ async fn organization_memberships_are_created_listed_and_fetched() {
     assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_status");
 }
 
+fn assignment_roles(list: &Value) -> Vec<&str> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["role"]["slug"].as_str().unwrap())
+        .collect()
+}
+
+/// The Node SDK's `listResourceRoleAssignments` reads the assignments of a resource named by
+/// external id (a path the emulator did not serve), `listRoleAssignmentsForResource` filters
+/// by `role_slug`, and `listRoleAssignments` by `resource_id` or `resource_external_id` +
+/// `resource_type_slug`: filters the emulator ignored.
+#[tokio::test]
+async fn role_assignment_lists_by_external_id_and_with_their_filters() {
+    let (_emulator, server) = fresh().await;
+    let (org, workspace, project, alice) = seed(&server).await;
+    let assignments = format!("/authorization/organization_memberships/{alice}/role_assignments");
+    server
+        .create(
+            &assignments,
+            json!({ "role_slug": "viewer", "resource_id": workspace }),
+        )
+        .await;
+    server
+        .create(
+            &assignments,
+            json!({ "role_slug": "editor", "resource_external_id": "proj_1",
+                    "resource_type_slug": "project" }),
+        )
+        .await;
+
+    let all = server.get(&assignments).await;
+    assert_eq!(assignment_roles(&all).len(), 2);
+    let on_workspace = server
+        .get(&format!("{assignments}?resource_id={workspace}"))
+        .await;
+    assert_eq!(assignment_roles(&on_workspace), ["viewer"]);
+    let on_project = server
+        .get(&format!(
+            "{assignments}?resource_external_id=proj_1&resource_type_slug=project"
+        ))
+        .await;
+    assert_eq!(assignment_roles(&on_project), ["editor"]);
+    assert_eq!(on_project["data"][0]["resource"]["id"], project.as_str());
+    let incomplete = server
+        .call(
+            Method::GET,
+            &format!("{assignments}?resource_external_id=proj_1"),
+            None,
+        )
+        .await;
+    assert_error(&incomplete, StatusCode::UNPROCESSABLE_ENTITY, "required");
+
+    let by_id = format!("/authorization/resources/{workspace}/role_assignments");
+    assert_eq!(assignment_roles(&server.get(&by_id).await), ["viewer"]);
+    assert_eq!(
+        assignment_roles(&server.get(&format!("{by_id}?role_slug=viewer")).await),
+        ["viewer"]
+    );
+    assert!(assignment_roles(&server.get(&format!("{by_id}?role_slug=editor")).await).is_empty());
+
+    let by_external =
+        format!("/authorization/organizations/{org}/resources/project/proj_1/role_assignments");
+    let listed = server.get(&format!("{by_external}?order=desc")).await;
+    assert_eq!(assignment_roles(&listed), ["editor"]);
+    assert_eq!(
+        listed["data"][0]["organization_membership_id"],
+        alice.as_str()
+    );
+    assert_eq!(
+        listed["list_metadata"],
+        json!({ "before": null, "after": null })
+    );
+    assert!(
+        assignment_roles(&server.get(&format!("{by_external}?role_slug=viewer")).await).is_empty()
+    );
+    let unknown = server
+        .call(
+            Method::GET,
+            &format!("/authorization/organizations/{org}/resources/project/nope/role_assignments"),
+            None,
+        )
+        .await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "entity_not_found");
+}
+
 #[tokio::test]
 async fn role_assignments_checks_and_queries() {
     let (_emulator, server) = fresh().await;

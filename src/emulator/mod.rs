@@ -216,6 +216,10 @@ impl Emulator {
                     .delete(delete_resource_by_external_id),
             )
             .route(
+                "/authorization/organizations/{organization_id}/resources/{resource_type}/{external_id}/role_assignments",
+                get(list_resource_role_assignments_by_external_id),
+            )
+            .route(
                 "/authorization/organizations/{organization_id}/resources/{resource_type}/{external_id}/organization_memberships",
                 get(list_memberships_for_resource_by_external_id),
             )

@@ -459,14 +459,36 @@ pub(crate) async fn delete_resource_by_external_id(
     no_content()
 }
 
+/// The role assignments made on one resource, optionally only those of `role_slug`.
+fn resource_role_assignments(emulator: &Emulator, resource_id: &str, params: &Params) -> ApiResult {
+    let page = Page::from_params(params)?;
+    let mut assignments = emulator
+        .engine
+        .list_role_assignments_for_resource(resource_id)?;
+    if let Some(role) = params.get("role_slug") {
+        assignments.retain(|a| a.role_slug == role);
+    }
+    page.list(assignments, |a| &a.id, assignment_json)
+}
+
+/// `GET /authorization/resources/{id}/role_assignments` (`listRoleAssignmentsForResource`).
 pub(crate) async fn list_resource_role_assignments(
     State(emulator): Emu,
     Segments(id): Segments<String>,
     params: Params,
 ) -> ApiResult {
-    let page = Page::from_params(&params)?;
-    let assignments = emulator.engine.list_role_assignments_for_resource(&id)?;
-    page.list(assignments, |a| &a.id, assignment_json)
+    resource_role_assignments(&emulator, &id, &params)
+}
+
+/// `GET /authorization/organizations/{org}/resources/{type}/{external_id}/role_assignments`
+/// (`listResourceRoleAssignments` in the Node SDK).
+pub(crate) async fn list_resource_role_assignments_by_external_id(
+    State(emulator): Emu,
+    Segments(path): Segments<(String, String, String)>,
+    params: Params,
+) -> ApiResult {
+    let id = external_resource_id(&emulator, &path)?;
+    resource_role_assignments(&emulator, &id, &params)
 }
 
 fn memberships_for(emulator: &Emulator, resource_id: &str, params: &Params) -> ApiResult {
@@ -620,7 +642,23 @@ pub(crate) async fn list_role_assignments(
     params: Params,
 ) -> ApiResult {
     let page = Page::from_params(&params)?;
-    let assignments = emulator.engine.list_role_assignments(&membership_id)?;
+    let resource = resource_ref(
+        params.get("resource_id"),
+        params.get("resource_external_id"),
+        params.get("resource_type_slug"),
+        ("resource_id", "resource_external_id", "resource_type_slug"),
+    )?;
+    let mut assignments = emulator.engine.list_role_assignments(&membership_id)?;
+    match resource {
+        None => {}
+        Some(ResourceRef::Id(id)) => assignments.retain(|a| a.resource_id == id),
+        Some(ResourceRef::External {
+            resource_type,
+            external_id,
+        }) => assignments.retain(|a| {
+            a.resource_type_slug == resource_type && a.resource_external_id == external_id
+        }),
+    }
     page.list(assignments, |a| &a.id, assignment_json)
 }
 
