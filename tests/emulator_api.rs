@@ -661,6 +661,46 @@ async fn memberships_carry_their_organization_name_everywhere() {
     assert_eq!(deactivated.body["organization_name"], "Acme");
 }
 
+/// The Node SDK's `userManagement.deleteOrganizationMembership` is a DELETE on the
+/// membership, which the emulator answered with 405.
+#[tokio::test]
+async fn an_organization_membership_is_deleted_with_its_assignments() {
+    let (_emulator, server) = fresh().await;
+    let (_org, workspace, project, alice) = seed(&server).await;
+    server
+        .create(
+            &format!("/authorization/organization_memberships/{alice}/role_assignments"),
+            json!({ "role_slug": "editor", "resource_id": workspace }),
+        )
+        .await;
+    let path = format!("/user_management/organization_memberships/{alice}");
+    let deleted = server.call(Method::DELETE, &path, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    assert_error(
+        &server.call(Method::GET, &path, None).await,
+        StatusCode::NOT_FOUND,
+        "entity_not_found",
+    );
+    let check = server
+        .post(
+            &format!("/authorization/organization_memberships/{alice}/check"),
+            json!({ "permission_slug": "docs:read", "resource_id": project }),
+        )
+        .await;
+    assert_error(&check, StatusCode::NOT_FOUND, "entity_not_found");
+    let readers = server
+        .get(&format!(
+            "/authorization/resources/{project}/organization_memberships?permission_slug=docs:read"
+        ))
+        .await;
+    assert_eq!(readers["data"], json!([]));
+    assert_error(
+        &server.call(Method::DELETE, &path, None).await,
+        StatusCode::NOT_FOUND,
+        "entity_not_found",
+    );
+}
+
 #[tokio::test]
 async fn organization_memberships_are_created_listed_and_fetched() {
     let (_emulator, server) = fresh().await;

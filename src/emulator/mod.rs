@@ -257,7 +257,9 @@ impl Emulator {
             )
             .route(
                 "/user_management/organization_memberships/{membership_id}",
-                get(get_membership).put(update_membership),
+                get(get_membership)
+                    .put(update_membership)
+                    .delete(delete_membership),
             )
             .route(
                 "/user_management/organization_memberships/{membership_id}/deactivate",

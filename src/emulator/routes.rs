@@ -820,6 +820,15 @@ pub(crate) async fn update_membership(
     ))
 }
 
+/// `DELETE /user_management/organization_memberships/{id}` (`deleteOrganizationMembership`).
+pub(crate) async fn delete_membership(
+    State(emulator): Emu,
+    Segments(id): Segments<String>,
+) -> ApiResult {
+    emulator.engine.delete_membership(&id)?;
+    no_content()
+}
+
 pub(crate) async fn deactivate_membership(
     State(emulator): Emu,
     Segments(id): Segments<String>,
