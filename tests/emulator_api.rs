@@ -398,6 +398,57 @@ async fn environment_roles_are_created_without_permissions_then_given_them() {
     assert_eq!(deleted.body, Value::Null);
 }
 
+/// The Node SDK's update calls (`updatePermission`, `updateEnvironmentRole`,
+/// `updateOrganizationRole`, `updateResource`, `updateResourceByExternalId`) take
+/// `description: string | null`; `null` removes the description, which the emulator ignored.
+#[tokio::test]
+async fn a_null_description_in_an_update_removes_it_and_an_absent_one_keeps_it() {
+    let (_emulator, server) = fresh().await;
+    let (org, _, project, _) = seed(&server).await;
+    server
+        .create(
+            &format!("/authorization/organizations/{org}/roles"),
+            json!({ "slug": "org-auditor", "name": "Auditor" }),
+        )
+        .await;
+    for path in [
+        "/authorization/permissions/docs:read".to_owned(),
+        "/authorization/roles/viewer".to_owned(),
+        format!("/authorization/organizations/{org}/roles/org-auditor"),
+        format!("/authorization/resources/{project}"),
+        format!("/authorization/organizations/{org}/resources/project/proj_1"),
+    ] {
+        let set = server
+            .call(
+                Method::PATCH,
+                &path,
+                Some(json!({ "description": "something" })),
+            )
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{path}: {}", set.body);
+        assert_eq!(set.body["description"], "something", "{path}");
+        let renamed = server
+            .call(Method::PATCH, &path, Some(json!({ "name": "Renamed" })))
+            .await;
+        assert_eq!(renamed.body["description"], "something", "{path}: kept");
+        let cleared = server
+            .call(
+                Method::PATCH,
+                &path,
+                Some(json!({ "name": "Renamed again", "description": null })),
+            )
+            .await;
+        assert_eq!(cleared.status, StatusCode::OK, "{path}: {}", cleared.body);
+        assert_eq!(cleared.body["description"], Value::Null, "{path}: removed");
+        assert_eq!(cleared.body["name"], "Renamed again", "{path}");
+        assert_eq!(
+            server.get(&path).await["description"],
+            Value::Null,
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn organizations_and_organization_roles() {
     let (_emulator, server) = fresh().await;

@@ -547,6 +547,20 @@ async function resources() {
     assert.equal(doc.name, 'Doc Two');
   });
 
+  await step('update* with description: null removes the description', async () => {
+    const doc = await authz.updateResource({ resourceId: ctx.d1.id, description: null });
+    assert.equal(doc.description, null);
+    assert.equal(doc.name, 'Doc One', 'the name is kept');
+    const permission = await authz.updatePermission(SHARE, { description: 'temporary' });
+    assert.equal(permission.description, 'temporary');
+    assert.equal((await authz.updatePermission(SHARE, { description: null })).description, null);
+    const role = await authz.updateEnvironmentRole(EDITOR, { description: null });
+    assert.equal(role.description, null);
+    const auditor = await authz.updateOrganizationRole(ctx.org, AUDITOR, { description: null });
+    assert.equal(auditor.description, null);
+    await authz.updateOrganizationRole(ctx.org, AUDITOR, { description: 'Reads everything' });
+  });
+
   await step('deleteResource with children, no cascade -> refused', async () => {
     try {
       await authz.deleteResource({ resourceId: ctx.f2.id });

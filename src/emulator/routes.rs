@@ -60,17 +60,28 @@ impl CreateRole {
     }
 }
 
+/// A PATCH body. `description` absent leaves it; `description: null` (which the Node SDK
+/// sends for `{ description: null }`) removes it.
 #[derive(Deserialize)]
 pub(crate) struct Update {
     name: Option<String>,
-    description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+}
+
+/// A field that is present, `null` or not: `Some(None)` for `null`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 impl From<Update> for Changes {
     fn from(update: Update) -> Self {
         Changes {
             name: update.name,
-            description: update.description,
+            // The engine reads an empty description as "no description".
+            description: update.description.map(Option::unwrap_or_default),
         }
     }
 }
