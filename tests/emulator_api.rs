@@ -752,6 +752,59 @@ async fn an_organization_membership_is_deleted_with_its_assignments() {
     );
 }
 
+/// WorkOS lists only active memberships unless `statuses` says otherwise; the Node SDK's
+/// `userManagement.listOrganizationMemberships` sends no `statuses` unless given some, and
+/// the emulator returned inactive memberships too.
+#[tokio::test]
+async fn memberships_are_listed_active_only_unless_statuses_are_given() {
+    let (_emulator, server) = fresh().await;
+    let (org, _, _, alice) = seed(&server).await;
+    let bob = server
+        .create(
+            "/user_management/organization_memberships",
+            json!({ "organization_id": org, "user_id": "user_bob" }),
+        )
+        .await;
+    let bob = bob["id"].as_str().unwrap();
+    server
+        .call(
+            Method::PUT,
+            &format!("/user_management/organization_memberships/{bob}/deactivate"),
+            None,
+        )
+        .await;
+    let listed_ids = |list: &Value| -> Vec<String> {
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let by_org = format!("/user_management/organization_memberships?organization_id={org}");
+    assert_eq!(listed_ids(&server.get(&by_org).await), [alice.as_str()]);
+    assert_eq!(
+        listed_ids(&server.get(&format!("{by_org}&statuses=")).await),
+        [alice.as_str()]
+    );
+    assert_eq!(
+        listed_ids(&server.get(&format!("{by_org}&statuses=inactive")).await),
+        [bob]
+    );
+    assert_eq!(
+        listed_ids(
+            &server
+                .get(&format!("{by_org}&statuses=active,inactive&order=asc"))
+                .await
+        ),
+        [alice.as_str(), bob]
+    );
+    let bob_alone = server
+        .get("/user_management/organization_memberships?user_id=user_bob")
+        .await;
+    assert_eq!(bob_alone["data"], json!([]));
+}
+
 #[tokio::test]
 async fn organization_memberships_are_created_listed_and_fetched() {
     let (_emulator, server) = fresh().await;

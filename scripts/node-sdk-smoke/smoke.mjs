@@ -863,6 +863,13 @@ async function membershipLifecycle() {
     const dave = await users.deactivateOrganizationMembership(ctx.dave);
     assert.equal(dave.status, 'inactive');
     assert.equal(await canRead(), false, 'an inactive membership is never authorized');
+    const listed = await users.listOrganizationMemberships({ organizationId: ctx.org });
+    assert.ok(!ids(listed.data).includes(ctx.dave), 'listed without statuses: active only');
+    const inactive = await users.listOrganizationMemberships({
+      organizationId: ctx.org,
+      statuses: ['inactive'],
+    });
+    assert.deepEqual(ids(inactive.data), [ctx.dave]);
   });
 
   await step('userManagement.reactivateOrganizationMembership', async () => {

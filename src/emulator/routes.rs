@@ -802,9 +802,11 @@ pub(crate) async fn list_memberships(State(emulator): Emu, params: Params) -> Ap
     let mut memberships = emulator
         .engine
         .list_memberships(params.get("user_id"), params.get("organization_id"));
-    if !statuses.is_empty() {
-        memberships.retain(|m| statuses.contains(&m.status));
+    // WorkOS: "By default only active memberships are returned."
+    if statuses.is_empty() {
+        statuses.push(MembershipStatus::Active);
     }
+    memberships.retain(|m| statuses.contains(&m.status));
     page.list(memberships, |m| &m.id, |m| membership_out(&emulator, m))
 }
 
