@@ -525,6 +525,42 @@ async function resources() {
     assert.equal(new Set(seen).size, seen.length, 'no resource twice');
   });
 
+  await step('listResources autoPagination across pages of 100, and before', async () => {
+    const organization = await workos.organizations.createOrganization({ name: `Paging ${sfx}` });
+    const made = [];
+    for (let i = 0; i < 105; i += 1) {
+      const item = await authz.createResource({
+        organizationId: organization.id,
+        resourceTypeSlug: 'item',
+        externalId: `item-${i}`,
+        name: `Item ${i}`,
+      });
+      made.push(item.id);
+    }
+    const list = await authz.listResources({ organizationId: organization.id, resourceTypeSlug: 'item' });
+    assert.equal(list.data.length, 10, 'default page size');
+    assert.equal(list.data[0].id, made[104], 'newest first by default');
+    const all = await list.autoPagination();
+    assert.equal(all.length, 105);
+    assert.deepEqual(sorted(all.map((r) => r.id)), sorted(made), 'every item once');
+    const middle = await authz.listResources({
+      organizationId: organization.id,
+      resourceTypeSlug: 'item',
+      limit: 10,
+      order: 'asc',
+      after: made[49],
+    });
+    assert.equal(middle.data[0].id, made[50]);
+    const back = await authz.listResources({
+      organizationId: organization.id,
+      resourceTypeSlug: 'item',
+      limit: 10,
+      order: 'asc',
+      before: middle.listMetadata.before,
+    });
+    assert.deepEqual(back.data.map((r) => r.id), made.slice(40, 50));
+  });
+
   await step('updateResource', async () => {
     const doc = await authz.updateResource({
       resourceId: ctx.d1.id,
