@@ -805,6 +805,69 @@ async fn memberships_are_listed_active_only_unless_statuses_are_given() {
     assert_eq!(bob_alone["data"], json!([]));
 }
 
+/// WorkOS: creating a membership (the Node SDK's `userManagement.createOrganizationMembership`)
+/// for a user and organization that match an inactive membership activates it with the given
+/// role(s); the emulator answered 409. An active one is still a conflict.
+#[tokio::test]
+async fn creating_a_membership_that_matches_an_inactive_one_reactivates_it() {
+    let (_emulator, server) = fresh().await;
+    let (org, _, project, alice) = seed(&server).await;
+    let create = |role: Option<&str>| {
+        let mut body = json!({ "organization_id": org, "user_id": "user_alice" });
+        if let Some(role) = role {
+            body["role_slug"] = json!(role);
+        }
+        body
+    };
+    let again = server
+        .post("/user_management/organization_memberships", create(None))
+        .await;
+    assert_error(&again, StatusCode::CONFLICT, "entity_conflict");
+    server
+        .call(
+            Method::PUT,
+            &format!("/user_management/organization_memberships/{alice}/deactivate"),
+            None,
+        )
+        .await;
+    let bad_role = server
+        .post(
+            "/user_management/organization_memberships",
+            create(Some("nobody")),
+        )
+        .await;
+    assert_error(
+        &bad_role,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "role_not_found",
+    );
+    let inactive = server
+        .get(&format!(
+            "/user_management/organization_memberships/{alice}"
+        ))
+        .await;
+    assert_eq!(
+        inactive["status"], "inactive",
+        "a refused role changes nothing"
+    );
+    let reactivated = server
+        .create(
+            "/user_management/organization_memberships",
+            create(Some("editor")),
+        )
+        .await;
+    assert_eq!(reactivated["id"], alice.as_str());
+    assert_eq!(reactivated["status"], "active");
+    assert_eq!(reactivated["role"], json!({ "slug": "editor" }));
+    let check = server
+        .post(
+            &format!("/authorization/organization_memberships/{alice}/check"),
+            json!({ "permission_slug": "docs:write", "resource_id": project }),
+        )
+        .await;
+    assert_eq!(check.body, json!({ "authorized": true }));
+}
+
 #[tokio::test]
 async fn organization_memberships_are_created_listed_and_fetched() {
     let (_emulator, server) = fresh().await;

@@ -914,6 +914,23 @@ async function membershipLifecycle() {
     assert.equal(await canRead(), true);
   });
 
+  await step('createOrganizationMembership over an inactive one reactivates it', async () => {
+    await users.deactivateOrganizationMembership(ctx.dave);
+    const dave = await users.createOrganizationMembership({
+      organizationId: ctx.org,
+      userId: `user_dave${sfx}`,
+      roleSlug: AUDITOR,
+    });
+    assert.equal(dave.id, ctx.dave, 'the same membership');
+    assert.equal(dave.status, 'active');
+    assert.equal(await canRead(), true);
+    await rejects(
+      users.createOrganizationMembership({ organizationId: ctx.org, userId: `user_dave${sfx}` }),
+      ConflictException,
+      409,
+    );
+  });
+
   await step('userManagement.deleteOrganizationMembership', async () => {
     await users.deleteOrganizationMembership(ctx.dave);
     await rejects(users.getOrganizationMembership(ctx.dave), NotFoundException, 404);
