@@ -131,7 +131,13 @@ fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
             .as_str()
             .is_some_and(|m| !m.is_empty())
     );
-    assert!(reply.body["errors"].is_array());
+    // `errors` only names faulty fields: absent, or a non-empty list.
+    let errors = &reply.body["errors"];
+    assert!(
+        errors.is_null() || errors.as_array().is_some_and(|e| !e.is_empty()),
+        "{}",
+        reply.body
+    );
 }
 
 /// Permissions `docs:read`, `docs:write`; roles `viewer` (read), `editor` (read, write);
@@ -241,6 +247,50 @@ async fn unknown_paths_and_methods_answer_json_errors() {
     assert_eq!(reply.body["errors"][0]["field"], "slug");
 }
 
+/// The Node SDK (`createPermission` and every other call) turns a 422 that carries `errors`
+/// into the message "The following requirements must be met:" followed by the codes: an empty
+/// `errors` list left no explanation at all. Only field errors carry the list.
+#[tokio::test]
+async fn a_422_without_field_errors_carries_no_errors_list_so_the_sdk_keeps_its_message() {
+    let (_emulator, server) = fresh().await;
+    let malformed = server
+        .post(
+            "/authorization/permissions",
+            json!({ "slug": 42, "name": "bad" }),
+        )
+        .await;
+    assert_error(
+        &malformed,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request_parameters",
+    );
+    assert!(malformed.body.get("errors").is_none(), "{}", malformed.body);
+    assert!(
+        malformed.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected a string"),
+        "{}",
+        malformed.body
+    );
+    let missing = server
+        .call(Method::GET, "/authorization/permissions/nothing", None)
+        .await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "entity_not_found");
+    assert!(missing.body.get("errors").is_none(), "{}", missing.body);
+    let field = server
+        .post(
+            "/authorization/permissions",
+            json!({ "slug": "no spaces", "name": "bad" }),
+        )
+        .await;
+    assert_error(&field, StatusCode::UNPROCESSABLE_ENTITY, "invalid_slug");
+    assert_eq!(
+        field.body["errors"],
+        json!([{ "field": "slug", "code": "invalid_slug" }])
+    );
+}
+
 #[tokio::test]
 async fn environment_roles_are_created_without_permissions_then_given_them() {
     let (_emulator, server) = fresh().await;
@@ -346,6 +396,57 @@ async fn environment_roles_are_created_without_permissions_then_given_them() {
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert_eq!(deleted.body, Value::Null);
+}
+
+/// The Node SDK's update calls (`updatePermission`, `updateEnvironmentRole`,
+/// `updateOrganizationRole`, `updateResource`, `updateResourceByExternalId`) take
+/// `description: string | null`; `null` removes the description, which the emulator ignored.
+#[tokio::test]
+async fn a_null_description_in_an_update_removes_it_and_an_absent_one_keeps_it() {
+    let (_emulator, server) = fresh().await;
+    let (org, _, project, _) = seed(&server).await;
+    server
+        .create(
+            &format!("/authorization/organizations/{org}/roles"),
+            json!({ "slug": "org-auditor", "name": "Auditor" }),
+        )
+        .await;
+    for path in [
+        "/authorization/permissions/docs:read".to_owned(),
+        "/authorization/roles/viewer".to_owned(),
+        format!("/authorization/organizations/{org}/roles/org-auditor"),
+        format!("/authorization/resources/{project}"),
+        format!("/authorization/organizations/{org}/resources/project/proj_1"),
+    ] {
+        let set = server
+            .call(
+                Method::PATCH,
+                &path,
+                Some(json!({ "description": "something" })),
+            )
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{path}: {}", set.body);
+        assert_eq!(set.body["description"], "something", "{path}");
+        let renamed = server
+            .call(Method::PATCH, &path, Some(json!({ "name": "Renamed" })))
+            .await;
+        assert_eq!(renamed.body["description"], "something", "{path}: kept");
+        let cleared = server
+            .call(
+                Method::PATCH,
+                &path,
+                Some(json!({ "name": "Renamed again", "description": null })),
+            )
+            .await;
+        assert_eq!(cleared.status, StatusCode::OK, "{path}: {}", cleared.body);
+        assert_eq!(cleared.body["description"], Value::Null, "{path}: removed");
+        assert_eq!(cleared.body["name"], "Renamed again", "{path}");
+        assert_eq!(
+            server.get(&path).await["description"],
+            Value::Null,
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -568,6 +669,205 @@ async fn resources_by_id_and_by_external_id() {
     );
 }
 
+/// The Node SDK's `userManagement.createOrganizationMembership` (and every call that returns
+/// memberships) reads `organization_name` into `organizationName`, a required field of its type.
+#[tokio::test]
+async fn memberships_carry_their_organization_name_everywhere() {
+    let (_emulator, server) = fresh().await;
+    let (org, workspace, _, alice) = seed(&server).await;
+    let created = server
+        .create(
+            "/user_management/organization_memberships",
+            json!({ "organization_id": org, "user_id": "user_bob", "role_slug": "viewer" }),
+        )
+        .await;
+    assert_eq!(created["organization_name"], "Acme");
+    let fetched = server
+        .get(&format!(
+            "/user_management/organization_memberships/{alice}"
+        ))
+        .await;
+    assert_eq!(fetched["organization_name"], "Acme");
+    let listed = server
+        .get(&format!(
+            "/user_management/organization_memberships?organization_id={org}"
+        ))
+        .await;
+    for membership in listed["data"].as_array().unwrap() {
+        assert_eq!(membership["organization_name"], "Acme", "{membership}");
+    }
+    let readers = server
+        .get(&format!(
+            "/authorization/resources/{workspace}/organization_memberships?permission_slug=docs:read"
+        ))
+        .await;
+    assert_eq!(readers["data"][0]["organization_name"], "Acme", "{readers}");
+    let deactivated = server
+        .call(
+            Method::PUT,
+            &format!("/user_management/organization_memberships/{alice}/deactivate"),
+            None,
+        )
+        .await;
+    assert_eq!(deactivated.body["organization_name"], "Acme");
+}
+
+/// The Node SDK's `userManagement.deleteOrganizationMembership` is a DELETE on the
+/// membership, which the emulator answered with 405.
+#[tokio::test]
+async fn an_organization_membership_is_deleted_with_its_assignments() {
+    let (_emulator, server) = fresh().await;
+    let (_org, workspace, project, alice) = seed(&server).await;
+    server
+        .create(
+            &format!("/authorization/organization_memberships/{alice}/role_assignments"),
+            json!({ "role_slug": "editor", "resource_id": workspace }),
+        )
+        .await;
+    let path = format!("/user_management/organization_memberships/{alice}");
+    let deleted = server.call(Method::DELETE, &path, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    assert_error(
+        &server.call(Method::GET, &path, None).await,
+        StatusCode::NOT_FOUND,
+        "entity_not_found",
+    );
+    let check = server
+        .post(
+            &format!("/authorization/organization_memberships/{alice}/check"),
+            json!({ "permission_slug": "docs:read", "resource_id": project }),
+        )
+        .await;
+    assert_error(&check, StatusCode::NOT_FOUND, "entity_not_found");
+    let readers = server
+        .get(&format!(
+            "/authorization/resources/{project}/organization_memberships?permission_slug=docs:read"
+        ))
+        .await;
+    assert_eq!(readers["data"], json!([]));
+    assert_error(
+        &server.call(Method::DELETE, &path, None).await,
+        StatusCode::NOT_FOUND,
+        "entity_not_found",
+    );
+}
+
+/// WorkOS lists only active memberships unless `statuses` says otherwise; the Node SDK's
+/// `userManagement.listOrganizationMemberships` sends no `statuses` unless given some, and
+/// the emulator returned inactive memberships too.
+#[tokio::test]
+async fn memberships_are_listed_active_only_unless_statuses_are_given() {
+    let (_emulator, server) = fresh().await;
+    let (org, _, _, alice) = seed(&server).await;
+    let bob = server
+        .create(
+            "/user_management/organization_memberships",
+            json!({ "organization_id": org, "user_id": "user_bob" }),
+        )
+        .await;
+    let bob = bob["id"].as_str().unwrap();
+    server
+        .call(
+            Method::PUT,
+            &format!("/user_management/organization_memberships/{bob}/deactivate"),
+            None,
+        )
+        .await;
+    let listed_ids = |list: &Value| -> Vec<String> {
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let by_org = format!("/user_management/organization_memberships?organization_id={org}");
+    assert_eq!(listed_ids(&server.get(&by_org).await), [alice.as_str()]);
+    assert_eq!(
+        listed_ids(&server.get(&format!("{by_org}&statuses=")).await),
+        [alice.as_str()]
+    );
+    assert_eq!(
+        listed_ids(&server.get(&format!("{by_org}&statuses=inactive")).await),
+        [bob]
+    );
+    assert_eq!(
+        listed_ids(
+            &server
+                .get(&format!("{by_org}&statuses=active,inactive&order=asc"))
+                .await
+        ),
+        [alice.as_str(), bob]
+    );
+    let bob_alone = server
+        .get("/user_management/organization_memberships?user_id=user_bob")
+        .await;
+    assert_eq!(bob_alone["data"], json!([]));
+}
+
+/// WorkOS: creating a membership (the Node SDK's `userManagement.createOrganizationMembership`)
+/// for a user and organization that match an inactive membership activates it with the given
+/// role(s); the emulator answered 409. An active one is still a conflict.
+#[tokio::test]
+async fn creating_a_membership_that_matches_an_inactive_one_reactivates_it() {
+    let (_emulator, server) = fresh().await;
+    let (org, _, project, alice) = seed(&server).await;
+    let create = |role: Option<&str>| {
+        let mut body = json!({ "organization_id": org, "user_id": "user_alice" });
+        if let Some(role) = role {
+            body["role_slug"] = json!(role);
+        }
+        body
+    };
+    let again = server
+        .post("/user_management/organization_memberships", create(None))
+        .await;
+    assert_error(&again, StatusCode::CONFLICT, "entity_conflict");
+    server
+        .call(
+            Method::PUT,
+            &format!("/user_management/organization_memberships/{alice}/deactivate"),
+            None,
+        )
+        .await;
+    let bad_role = server
+        .post(
+            "/user_management/organization_memberships",
+            create(Some("nobody")),
+        )
+        .await;
+    assert_error(
+        &bad_role,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "role_not_found",
+    );
+    let inactive = server
+        .get(&format!(
+            "/user_management/organization_memberships/{alice}"
+        ))
+        .await;
+    assert_eq!(
+        inactive["status"], "inactive",
+        "a refused role changes nothing"
+    );
+    let reactivated = server
+        .create(
+            "/user_management/organization_memberships",
+            create(Some("editor")),
+        )
+        .await;
+    assert_eq!(reactivated["id"], alice.as_str());
+    assert_eq!(reactivated["status"], "active");
+    assert_eq!(reactivated["role"], json!({ "slug": "editor" }));
+    let check = server
+        .post(
+            &format!("/authorization/organization_memberships/{alice}/check"),
+            json!({ "permission_slug": "docs:write", "resource_id": project }),
+        )
+        .await;
+    assert_eq!(check.body, json!({ "authorized": true }));
+}
+
 #[tokio::test]
 async fn organization_memberships_are_created_listed_and_fetched() {
     let (_emulator, server) = fresh().await;
@@ -642,6 +942,93 @@ async fn organization_memberships_are_created_listed_and_fetched() {
         )
         .await;
     assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_status");
+}
+
+fn assignment_roles(list: &Value) -> Vec<&str> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["role"]["slug"].as_str().unwrap())
+        .collect()
+}
+
+/// The Node SDK's `listResourceRoleAssignments` reads the assignments of a resource named by
+/// external id (a path the emulator did not serve), `listRoleAssignmentsForResource` filters
+/// by `role_slug`, and `listRoleAssignments` by `resource_id` or `resource_external_id` +
+/// `resource_type_slug`: filters the emulator ignored.
+#[tokio::test]
+async fn role_assignment_lists_by_external_id_and_with_their_filters() {
+    let (_emulator, server) = fresh().await;
+    let (org, workspace, project, alice) = seed(&server).await;
+    let assignments = format!("/authorization/organization_memberships/{alice}/role_assignments");
+    server
+        .create(
+            &assignments,
+            json!({ "role_slug": "viewer", "resource_id": workspace }),
+        )
+        .await;
+    server
+        .create(
+            &assignments,
+            json!({ "role_slug": "editor", "resource_external_id": "proj_1",
+                    "resource_type_slug": "project" }),
+        )
+        .await;
+
+    let all = server.get(&assignments).await;
+    assert_eq!(assignment_roles(&all).len(), 2);
+    let on_workspace = server
+        .get(&format!("{assignments}?resource_id={workspace}"))
+        .await;
+    assert_eq!(assignment_roles(&on_workspace), ["viewer"]);
+    let on_project = server
+        .get(&format!(
+            "{assignments}?resource_external_id=proj_1&resource_type_slug=project"
+        ))
+        .await;
+    assert_eq!(assignment_roles(&on_project), ["editor"]);
+    assert_eq!(on_project["data"][0]["resource"]["id"], project.as_str());
+    let incomplete = server
+        .call(
+            Method::GET,
+            &format!("{assignments}?resource_external_id=proj_1"),
+            None,
+        )
+        .await;
+    assert_error(&incomplete, StatusCode::UNPROCESSABLE_ENTITY, "required");
+
+    let by_id = format!("/authorization/resources/{workspace}/role_assignments");
+    assert_eq!(assignment_roles(&server.get(&by_id).await), ["viewer"]);
+    assert_eq!(
+        assignment_roles(&server.get(&format!("{by_id}?role_slug=viewer")).await),
+        ["viewer"]
+    );
+    assert!(assignment_roles(&server.get(&format!("{by_id}?role_slug=editor")).await).is_empty());
+
+    let by_external =
+        format!("/authorization/organizations/{org}/resources/project/proj_1/role_assignments");
+    let listed = server.get(&format!("{by_external}?order=desc")).await;
+    assert_eq!(assignment_roles(&listed), ["editor"]);
+    assert_eq!(
+        listed["data"][0]["organization_membership_id"],
+        alice.as_str()
+    );
+    assert_eq!(
+        listed["list_metadata"],
+        json!({ "before": null, "after": null })
+    );
+    assert!(
+        assignment_roles(&server.get(&format!("{by_external}?role_slug=viewer")).await).is_empty()
+    );
+    let unknown = server
+        .call(
+            Method::GET,
+            &format!("/authorization/organizations/{org}/resources/project/nope/role_assignments"),
+            None,
+        )
+        .await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "entity_not_found");
 }
 
 #[tokio::test]

@@ -17,7 +17,8 @@ use crate::local::{
     EngineError, Membership, Organization, Permission, Resource, Role, RoleAssignment, RoleType,
 };
 
-/// A WorkOS error response: `{ "message", "code", "errors": [{ "field", "code" }] }`.
+/// A WorkOS error response: `{ "message", "code", "errors": [{ "field", "code" }] }`, with
+/// `errors` only when some field is at fault.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
@@ -73,13 +74,19 @@ impl From<EngineError> for ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// `errors` only when there are field errors, as WorkOS does: the Node SDK replaces the
+    /// message of a 422 with the list of `errors` codes whenever `errors` is present, so an
+    /// empty list would leave the caller with no explanation at all.
     fn into_response(self) -> Response {
-        let errors: Vec<Value> = self
-            .errors
-            .iter()
-            .map(|(field, code)| json!({ "field": field, "code": code }))
-            .collect();
-        let body = json!({ "message": self.message, "code": self.code, "errors": errors });
+        let mut body = json!({ "message": self.message, "code": self.code });
+        if !self.errors.is_empty() {
+            let errors: Vec<Value> = self
+                .errors
+                .iter()
+                .map(|(field, code)| json!({ "field": field, "code": code }))
+                .collect();
+            body["errors"] = Value::Array(errors);
+        }
         (self.status, Json(body)).into_response()
     }
 }
@@ -379,12 +386,15 @@ pub(crate) fn organization_json(organization: &Organization) -> Value {
     })
 }
 
-pub(crate) fn membership_json(membership: &Membership) -> Value {
+/// An `organization_membership`; the Node SDK reads `organization_name` into
+/// `organizationName`.
+pub(crate) fn membership_json(membership: &Membership, organization_name: &str) -> Value {
     json!({
         "object": "organization_membership",
         "id": membership.id,
         "user_id": membership.user_id,
         "organization_id": membership.organization_id,
+        "organization_name": organization_name,
         "status": membership.status.as_str(),
         "role": { "slug": membership.role_slugs.first() },
         "roles": membership

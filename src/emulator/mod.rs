@@ -216,6 +216,10 @@ impl Emulator {
                     .delete(delete_resource_by_external_id),
             )
             .route(
+                "/authorization/organizations/{organization_id}/resources/{resource_type}/{external_id}/role_assignments",
+                get(list_resource_role_assignments_by_external_id),
+            )
+            .route(
                 "/authorization/organizations/{organization_id}/resources/{resource_type}/{external_id}/organization_memberships",
                 get(list_memberships_for_resource_by_external_id),
             )
@@ -253,7 +257,9 @@ impl Emulator {
             )
             .route(
                 "/user_management/organization_memberships/{membership_id}",
-                get(get_membership).put(update_membership),
+                get(get_membership)
+                    .put(update_membership)
+                    .delete(delete_membership),
             )
             .route(
                 "/user_management/organization_memberships/{membership_id}/deactivate",

@@ -14,11 +14,22 @@ use super::api::{
 };
 use crate::check::ResourceRef;
 use crate::local::{
-    AssignmentKind, Changes, MembershipStatus, NewPermission, NewResource, NewRole, ResourceFilter,
+    AssignmentKind, Changes, Membership, MembershipStatus, NewPermission, NewResource, NewRole,
+    ResourceFilter,
 };
 use crate::session::SessionClaims;
 
 type Emu = State<Emulator>;
+
+/// A membership as WorkOS shows it: with its organization's name.
+fn membership_out(emulator: &Emulator, membership: &Membership) -> serde_json::Value {
+    let organization_name = emulator
+        .engine
+        .get_organization(&membership.organization_id)
+        .map(|organization| organization.name)
+        .unwrap_or_default();
+    membership_json(membership, &organization_name)
+}
 
 // ----- roles --------------------------------------------------------------------------------
 
@@ -49,17 +60,28 @@ impl CreateRole {
     }
 }
 
+/// A PATCH body. `description` absent leaves it; `description: null` (which the Node SDK
+/// sends for `{ description: null }`) removes it.
 #[derive(Deserialize)]
 pub(crate) struct Update {
     name: Option<String>,
-    description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+}
+
+/// A field that is present, `null` or not: `Some(None)` for `null`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 impl From<Update> for Changes {
     fn from(update: Update) -> Self {
         Changes {
             name: update.name,
-            description: update.description,
+            // The engine reads an empty description as "no description".
+            description: update.description.map(Option::unwrap_or_default),
         }
     }
 }
@@ -448,14 +470,36 @@ pub(crate) async fn delete_resource_by_external_id(
     no_content()
 }
 
+/// The role assignments made on one resource, optionally only those of `role_slug`.
+fn resource_role_assignments(emulator: &Emulator, resource_id: &str, params: &Params) -> ApiResult {
+    let page = Page::from_params(params)?;
+    let mut assignments = emulator
+        .engine
+        .list_role_assignments_for_resource(resource_id)?;
+    if let Some(role) = params.get("role_slug") {
+        assignments.retain(|a| a.role_slug == role);
+    }
+    page.list(assignments, |a| &a.id, assignment_json)
+}
+
+/// `GET /authorization/resources/{id}/role_assignments` (`listRoleAssignmentsForResource`).
 pub(crate) async fn list_resource_role_assignments(
     State(emulator): Emu,
     Segments(id): Segments<String>,
     params: Params,
 ) -> ApiResult {
-    let page = Page::from_params(&params)?;
-    let assignments = emulator.engine.list_role_assignments_for_resource(&id)?;
-    page.list(assignments, |a| &a.id, assignment_json)
+    resource_role_assignments(&emulator, &id, &params)
+}
+
+/// `GET /authorization/organizations/{org}/resources/{type}/{external_id}/role_assignments`
+/// (`listResourceRoleAssignments` in the Node SDK).
+pub(crate) async fn list_resource_role_assignments_by_external_id(
+    State(emulator): Emu,
+    Segments(path): Segments<(String, String, String)>,
+    params: Params,
+) -> ApiResult {
+    let id = external_resource_id(&emulator, &path)?;
+    resource_role_assignments(&emulator, &id, &params)
 }
 
 fn memberships_for(emulator: &Emulator, resource_id: &str, params: &Params) -> ApiResult {
@@ -475,7 +519,7 @@ fn memberships_for(emulator: &Emulator, resource_id: &str, params: &Params) -> A
     let memberships = emulator
         .engine
         .memberships_for_resource(resource_id, permission, kind)?;
-    page.list(memberships, |m| &m.id, membership_json)
+    page.list(memberships, |m| &m.id, |m| membership_out(emulator, m))
 }
 
 pub(crate) async fn list_memberships_for_resource(
@@ -609,7 +653,23 @@ pub(crate) async fn list_role_assignments(
     params: Params,
 ) -> ApiResult {
     let page = Page::from_params(&params)?;
-    let assignments = emulator.engine.list_role_assignments(&membership_id)?;
+    let resource = resource_ref(
+        params.get("resource_id"),
+        params.get("resource_external_id"),
+        params.get("resource_type_slug"),
+        ("resource_id", "resource_external_id", "resource_type_slug"),
+    )?;
+    let mut assignments = emulator.engine.list_role_assignments(&membership_id)?;
+    match resource {
+        None => {}
+        Some(ResourceRef::Id(id)) => assignments.retain(|a| a.resource_id == id),
+        Some(ResourceRef::External {
+            resource_type,
+            external_id,
+        }) => assignments.retain(|a| {
+            a.resource_type_slug == resource_type && a.resource_external_id == external_id
+        }),
+    }
     page.list(assignments, |a| &a.id, assignment_json)
 }
 
@@ -717,10 +777,24 @@ pub(crate) async fn create_membership(
     let organization_id = required(&body.organization_id, "organization_id")?;
     let user_id = required(&body.user_id, "user_id")?;
     let roles = body.roles()?;
+    // WorkOS: creating a membership that matches an inactive one activates it, with the
+    // role(s) given (the default role when none is).
+    let inactive = emulator
+        .engine
+        .list_memberships(Some(user_id), Some(organization_id))
+        .into_iter()
+        .find(|m| m.status == MembershipStatus::Inactive);
+    if let Some(inactive) = inactive {
+        emulator.engine.set_membership_roles(&inactive.id, &roles)?;
+        let membership = emulator
+            .engine
+            .set_membership_status(&inactive.id, MembershipStatus::Active)?;
+        return created(membership_out(&emulator, &membership));
+    }
     let membership = emulator
         .engine
         .create_membership(user_id, organization_id, &roles)?;
-    created(membership_json(&membership))
+    created(membership_out(&emulator, &membership))
 }
 
 pub(crate) async fn list_memberships(State(emulator): Emu, params: Params) -> ApiResult {
@@ -742,17 +816,22 @@ pub(crate) async fn list_memberships(State(emulator): Emu, params: Params) -> Ap
     let mut memberships = emulator
         .engine
         .list_memberships(params.get("user_id"), params.get("organization_id"));
-    if !statuses.is_empty() {
-        memberships.retain(|m| statuses.contains(&m.status));
+    // WorkOS: "By default only active memberships are returned."
+    if statuses.is_empty() {
+        statuses.push(MembershipStatus::Active);
     }
-    page.list(memberships, |m| &m.id, membership_json)
+    memberships.retain(|m| statuses.contains(&m.status));
+    page.list(memberships, |m| &m.id, |m| membership_out(&emulator, m))
 }
 
 pub(crate) async fn get_membership(
     State(emulator): Emu,
     Segments(id): Segments<String>,
 ) -> ApiResult {
-    ok(membership_json(&emulator.engine.get_membership(&id)?))
+    ok(membership_out(
+        &emulator,
+        &emulator.engine.get_membership(&id)?,
+    ))
 }
 
 /// `PUT /user_management/organization_memberships/{id}`: replaces the membership's roles.
@@ -762,16 +841,27 @@ pub(crate) async fn update_membership(
     Body(body): Body<CreateMembership>,
 ) -> ApiResult {
     let roles = body.roles()?;
-    ok(membership_json(
+    ok(membership_out(
+        &emulator,
         &emulator.engine.set_membership_roles(&id, &roles)?,
     ))
+}
+
+/// `DELETE /user_management/organization_memberships/{id}` (`deleteOrganizationMembership`).
+pub(crate) async fn delete_membership(
+    State(emulator): Emu,
+    Segments(id): Segments<String>,
+) -> ApiResult {
+    emulator.engine.delete_membership(&id)?;
+    no_content()
 }
 
 pub(crate) async fn deactivate_membership(
     State(emulator): Emu,
     Segments(id): Segments<String>,
 ) -> ApiResult {
-    ok(membership_json(
+    ok(membership_out(
+        &emulator,
         &emulator
             .engine
             .set_membership_status(&id, MembershipStatus::Inactive)?,
@@ -782,7 +872,8 @@ pub(crate) async fn reactivate_membership(
     State(emulator): Emu,
     Segments(id): Segments<String>,
 ) -> ApiResult {
-    ok(membership_json(
+    ok(membership_out(
+        &emulator,
         &emulator
             .engine
             .set_membership_status(&id, MembershipStatus::Active)?,

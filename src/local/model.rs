@@ -256,7 +256,7 @@ impl NewPermission {
 pub struct Changes {
     /// A new display name.
     pub name: Option<String>,
-    /// A new description.
+    /// A new description; an empty one removes the description (WorkOS's `description: null`).
     pub description: Option<String>,
 }
 

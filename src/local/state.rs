@@ -123,7 +123,7 @@ impl Changes {
             *name = new_name;
         }
         if let Some(new_description) = self.description {
-            *description = Some(new_description);
+            *description = (!new_description.is_empty()).then_some(new_description);
         }
         *updated_at = now_rfc3339();
     }
