@@ -343,16 +343,7 @@ impl Inner {
         } else {
             self.deny_ttl
         };
-        ttl.mul_f64(1.0 - self.jitter * random_unit())
-    }
-}
-
-/// A uniform number in [0, 1).
-fn random_unit() -> f64 {
-    let mut bytes = [0u8; 4];
-    match aws_lc_rs::rand::fill(&mut bytes) {
-        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
-        Err(_) => 0.0,
+        ttl.mul_f64(1.0 - self.jitter * crate::support::random_fraction())
     }
 }
 

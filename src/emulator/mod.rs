@@ -311,7 +311,7 @@ async fn method_not_allowed() -> ApiError {
 
 async fn add_request_id(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let id = format!("req_{}", crate::session::random_hex(12));
+    let id = format!("req_{}", crate::support::random_hex(12));
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }

@@ -350,11 +350,7 @@ impl Rule {
         let Some(organization_id) = session.organization_id() else {
             return Err(forbidden("the session has no organization".into(), None));
         };
-        match path_params(parts)?
-            .into_iter()
-            .find(|(key, _)| key == param)
-            .map(|(_, value)| value)
-        {
+        match path_param(parts, param)? {
             Some(value) if value == organization_id => Ok(()),
             Some(_) => Err(forbidden(
                 format!("route parameter {param} names another organization"),
@@ -369,18 +365,26 @@ impl Rule {
 
 /// The route parameters, percent-decoded. axum exposes them only through an extractor; this
 /// one reads the request's extensions and never waits, so it is polled once instead of boxed.
-fn path_params(parts: &mut http::request::Parts) -> Result<Vec<(String, String)>, AuthzRejection> {
+fn path_params(parts: &mut http::request::Parts) -> Result<RawPathParams, AuthzRejection> {
     let extraction = pin!(RawPathParams::from_request_parts(parts, &()));
     match extraction.poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(Ok(params)) => Ok(params
-            .iter()
-            .map(|(key, value)| (key.to_owned(), value.to_owned()))
-            .collect()),
+        Poll::Ready(Ok(params)) => Ok(params),
         Poll::Ready(Err(error)) => Err(AuthzRejection::BadRequest(error.body_text())),
         Poll::Pending => Err(AuthzRejection::Misconfigured(
             "route parameters are not available".into(),
         )),
     }
+}
+
+/// One route parameter, percent-decoded; `None` when the route has no such parameter.
+fn path_param(
+    parts: &mut http::request::Parts,
+    name: &str,
+) -> Result<Option<String>, AuthzRejection> {
+    Ok(path_params(parts)?
+        .iter()
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned()))
 }
 
 /// The layer made by the `require_*` functions; apply it with `.route_layer(...)`.

@@ -10,7 +10,7 @@ use std::time::Instant;
 use http::request::Parts;
 use http::{Method, Uri};
 
-use super::{forbidden, path_params};
+use super::{forbidden, path_param, path_params};
 use crate::Authz;
 use crate::check::{Authorizer as _, CheckRequest, DecisionSource, ResourceRef};
 use crate::rejection::AuthzRejection;
@@ -116,8 +116,7 @@ impl fmt::Debug for ResourceBinding {
 }
 
 fn resource_param(parts: &mut Parts, name: &str) -> Result<String, AuthzRejection> {
-    let params = path_params(parts)?;
-    let Some((_, value)) = params.into_iter().find(|(key, _)| key == name) else {
+    let Some(value) = path_param(parts, name)? else {
         return Err(AuthzRejection::Misconfigured(format!(
             "the route has no parameter {name:?}"
         )));
@@ -153,7 +152,10 @@ impl ResourceBinding {
             ResourceBinding::Resolver(resolver) => {
                 let context = ResourceContext {
                     session: session.clone(),
-                    params: path_params(parts)?,
+                    params: path_params(parts)?
+                        .iter()
+                        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                        .collect(),
                     method: parts.method.clone(),
                     uri: parts.uri.clone(),
                 };

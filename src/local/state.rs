@@ -11,7 +11,7 @@ use super::model::{
 };
 use super::time::{is_rfc3339, now_rfc3339};
 use crate::check::ResourceRef;
-use crate::session::{random_hex, unix_now};
+use crate::support::{random_hex, unix_now};
 
 /// The environment role every environment starts with, the default until another is chosen.
 pub(crate) const SEEDED_DEFAULT_ROLE: &str = "member";

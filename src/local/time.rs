@@ -1,6 +1,6 @@
 //! RFC 3339 timestamps (`2026-01-15T12:00:00.000Z`), as WorkOS writes them.
 
-use crate::session::unix_now;
+use crate::support::unix_now;
 
 /// Now, in UTC. Seconds are enough: lists are ordered by creation sequence, not by time.
 pub(crate) fn now_rfc3339() -> String {

@@ -94,10 +94,10 @@ pub struct SessionClaims {
 impl SessionClaims {
     /// Claims for user `sub`, issued now and valid for one hour.
     pub fn new(sub: impl Into<String>) -> Self {
-        let now = super::signer::unix_now();
+        let now = crate::support::unix_now();
         SessionClaims {
             sub: sub.into(),
-            sid: Some(format!("session_{}", super::signer::random_hex(12))),
+            sid: Some(format!("session_{}", crate::support::random_hex(12))),
             iat: Some(now),
             exp: now + 3600,
             ..SessionClaims::default()
@@ -160,7 +160,7 @@ impl SessionClaims {
 
     /// Makes the token expire `ttl` after its `iat` (or after now, without `iat`).
     pub fn expires_in(mut self, ttl: Duration) -> Self {
-        self.exp = self.iat.unwrap_or_else(super::signer::unix_now) + ttl.as_secs();
+        self.exp = self.iat.unwrap_or_else(crate::support::unix_now) + ttl.as_secs();
         self
     }
 

@@ -35,7 +35,6 @@ use serde::de::DeserializeOwned;
 pub use claims::{Actor, Audience, SessionClaims};
 pub use keys::{KeyError, VerificationKey};
 pub use signer::{SignError, TokenSigner};
-pub(crate) use signer::{random_hex, unix_now};
 pub use source::{TokenSource, TokenSources};
 pub(crate) use verifier::Attempt;
 pub use verifier::{

@@ -6,7 +6,6 @@
 //! shape the [`SessionVerifier`](super::SessionVerifier) expects from WorkOS.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
@@ -67,7 +66,7 @@ impl TokenSigner {
         let modulus = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
         let exponent = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
         Ok(TokenSigner {
-            kid: format!("key_{}", random_hex(12)),
+            kid: format!("key_{}", crate::support::random_hex(12)),
             encoding_key,
             modulus,
             exponent,
@@ -114,19 +113,4 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
     }
     pem.push_str(&format!("-----END {label}-----\n"));
     pem
-}
-
-/// `len` random bytes as lowercase hex, from the system's secure generator.
-pub(crate) fn random_hex(len: usize) -> String {
-    let mut bytes = vec![0u8; len];
-    aws_lc_rs::rand::fill(&mut bytes).expect("the system random generator is available");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Seconds since the Unix epoch, now.
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs()
 }

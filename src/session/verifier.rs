@@ -15,7 +15,8 @@ use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use super::keys::{KeyError, KeySet, VerificationKey, parse_jwks};
-use super::{Session, SessionClaims, strict_json, unix_now};
+use super::{Session, SessionClaims, strict_json};
+use crate::support::unix_now;
 
 /// Tokens longer than this are refused before any decoding (WorkOS tokens are ~1 KiB; browsers
 /// cap cookies at 4 KiB).
@@ -263,9 +264,14 @@ impl SessionVerifier {
     }
 }
 
-struct Header {
+/// A token split once and its header read: what the key lookup and the signature check need.
+struct Header<'t> {
     algorithm: Algorithm,
     kid: Option<String>,
+    /// `header.claims`: the bytes the signature covers.
+    signed: &'t str,
+    claims: &'t str,
+    signature: &'t str,
 }
 
 fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>, TokenError> {
@@ -293,11 +299,12 @@ fn split_token(token: &str) -> Result<(&str, &str, &str), TokenError> {
     }
 }
 
-fn parse_header(token: &str, rules: &Rules) -> Result<Header, TokenError> {
+fn parse_header<'t>(token: &'t str, rules: &Rules) -> Result<Header<'t>, TokenError> {
     if token.is_empty() {
         return Err(TokenError::Malformed("empty token".into()));
     }
-    let (header, _, _) = split_token(token)?;
+    let (header, claims, signature) = split_token(token)?;
+    let signed = &token[..header.len() + 1 + claims.len()];
     // The header is unverified: its parse error (which may quote attacker-chosen member names)
     // is logged nowhere and replaced by a fixed message.
     let header = strict_json::parse_object(&decode_segment(header, "header")?).map_err(|_| {
@@ -330,7 +337,13 @@ fn parse_header(token: &str, rules: &Rules) -> Result<Header, TokenError> {
             ));
         }
     };
-    Ok(Header { algorithm, kid })
+    Ok(Header {
+        algorithm,
+        kid,
+        signed,
+        claims,
+        signature,
+    })
 }
 
 /// The last second of year 9999: later dates are not dates a token can mean, and would overflow
@@ -380,25 +393,22 @@ impl Inner {
                 TokenError::NoKeyForAlgorithm(format!("{:?}", header.algorithm))
             }));
         }
-        Some(self.verify_signed(token, &header, candidates, now))
+        Some(self.verify_signed(&header, candidates, now))
     }
 
     fn verify_signed<'k>(
         &self,
-        token: &str,
         header: &Header,
         candidates: impl Iterator<Item = &'k Arc<VerificationKey>>,
         now: u64,
     ) -> Result<Session, TokenError> {
-        let (header_segment, claims_segment, signature) = split_token(token)?;
-        let message = &token[..header_segment.len() + 1 + claims_segment.len()];
         let mut fitting_key = false;
         let mut verified = false;
         for key in candidates.filter(|key| key.accepts(header.algorithm)) {
             fitting_key = true;
             let matches = jsonwebtoken::crypto::verify(
-                signature,
-                message.as_bytes(),
+                header.signature,
+                header.signed.as_bytes(),
                 key.decoding_key(),
                 header.algorithm,
             );
@@ -416,7 +426,7 @@ impl Inner {
         if !verified {
             return Err(TokenError::InvalidSignature);
         }
-        let claims = strict_json::parse_object(&decode_segment(claims_segment, "claims")?)
+        let claims = strict_json::parse_object(&decode_segment(header.claims, "claims")?)
             .map_err(|error| TokenError::InvalidClaims(sanitized(&error)))?;
         self.session_from(claims, now)
     }

@@ -1,6 +1,6 @@
 //! Sending one logical call: headers, per-attempt timeout, retries with backoff, error mapping.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
@@ -131,8 +131,8 @@ impl RetryPolicy {
         let backoff = self.backoff(retry_index);
         match self.jitter {
             Jitter::None => backoff,
-            Jitter::Full => backoff.mul_f64(random_fraction()),
-            Jitter::Equal => backoff / 2 + (backoff / 2).mul_f64(random_fraction()),
+            Jitter::Full => backoff.mul_f64(crate::support::random_fraction()),
+            Jitter::Equal => backoff / 2 + (backoff / 2).mul_f64(crate::support::random_fraction()),
         }
     }
 }
@@ -488,37 +488,10 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// Fills `bytes` from the system's secure generator. Should that ever fail, falls back to
-/// the clock and a counter: the values then stay unique, which is all ids and jitter need.
-fn random_bytes(bytes: &mut [u8]) {
-    if aws_lc_rs::rand::fill(bytes).is_ok() {
-        return;
-    }
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos())
-        .unwrap_or_default();
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let seed = nanos.to_le_bytes().into_iter().chain(count.to_le_bytes());
-    for (byte, value) in bytes.iter_mut().zip(seed.cycle()) {
-        *byte = value;
-    }
-}
-
-/// A uniformly random number in `[0, 1)`.
-fn random_fraction() -> f64 {
-    let mut bytes = [0u8; 8];
-    random_bytes(&mut bytes);
-    // 53 random bits: exactly representable in an f64 mantissa.
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// `retry-` and a random UUID v4, the form WorkOS's Node SDK sends.
 pub(crate) fn idempotency_key() -> String {
     let mut bytes = [0u8; 16];
-    random_bytes(&mut bytes);
+    crate::support::random_bytes(&mut bytes);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();

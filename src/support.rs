@@ -1,0 +1,62 @@
+//! Leaf helpers every module may use: secure randomness and the clock. Nothing here depends
+//! on another module of the crate, so using it never bends the module table's arrows.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Fills `bytes` from the system's secure generator. Should that ever fail, falls back to the
+/// clock and a counter: the values then stay unique, which is all ids and jitter need (no key
+/// material is made here; the signer's keys come from aws-lc-rs's own generation).
+pub(crate) fn random_bytes(bytes: &mut [u8]) {
+    if aws_lc_rs::rand::fill(bytes).is_ok() {
+        return;
+    }
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let seed = nanos.to_le_bytes().into_iter().chain(count.to_le_bytes());
+    for (byte, value) in bytes.iter_mut().zip(seed.cycle()) {
+        *byte = value;
+    }
+}
+
+/// `len` random bytes as lowercase hex.
+pub(crate) fn random_hex(len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    random_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A uniformly random number in `[0, 1)`.
+pub(crate) fn random_fraction() -> f64 {
+    let mut bytes = [0u8; 8];
+    random_bytes(&mut bytes);
+    // 53 random bits: exactly representable in an f64 mantissa.
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_values_differ_and_fractions_stay_in_the_unit_interval() {
+        assert_ne!(random_hex(12), random_hex(12));
+        assert_eq!(random_hex(12).len(), 24);
+        for _ in 0..1000 {
+            let fraction = random_fraction();
+            assert!((0.0..1.0).contains(&fraction), "{fraction}");
+        }
+    }
+}
