@@ -1,9 +1,9 @@
 //! The demo app (examples/demo.rs) over real HTTP on loopback, on the embedded setup: the
 //! README's main job does what the README says.
 
-#[allow(dead_code)]
-#[path = "../examples/demo.rs"]
-mod demo;
+#[allow(dead_code)] // the example's `main` is not called here
+#[path = "../../examples/demo.rs"]
+mod demo_app;
 
 use std::collections::HashMap;
 
@@ -18,15 +18,15 @@ struct Demo {
 async fn start() -> Demo {
     let authz = Authz::embedded().expect("embedded setup");
     let engine = authz.local_engine().expect("embedded engine");
-    demo::seed(engine).expect("the demo model seeds");
+    demo_app::seed(engine).expect("the demo model seeds");
     let signer = authz.signer().expect("embedded signer");
-    let tokens = demo::SAMPLE_USERS
+    let tokens = demo_app::SAMPLE_USERS
         .iter()
         .map(|user| {
             (
                 user.name,
                 signer
-                    .sign(&demo::sample_claims(engine, user).expect("claims"))
+                    .sign(&demo_app::sample_claims(engine, user).expect("claims"))
                     .expect("token"),
             )
         })
@@ -35,7 +35,7 @@ async fn start() -> Demo {
         .await
         .expect("loopback port");
     let base = format!("http://{}", listener.local_addr().expect("address"));
-    let app = demo::app(&authz);
+    let app = demo_app::app(&authz);
     tokio::spawn(async move { axum::serve(listener, app).await });
     Demo {
         base,

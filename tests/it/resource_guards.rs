@@ -7,8 +7,6 @@
 //! assignment and nothing else; alice administers Acme; carol administers Globex and must never
 //! reach an Acme project.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +24,7 @@ use workos_authz::session::{SessionClaims, TokenSigner};
 use workos_authz::workos::WorkOsClient;
 use workos_authz::{Authz, SessionVerifier, require_permission};
 
-use common::*;
+use crate::common::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Authority {
@@ -359,7 +357,10 @@ async fn assert_the_model_holds(world: &World) {
 
         // The resource named by its WorkOS id.
         let reply = world
-            .get(&format!("/resources/{}", world.model.apollo_id), &bob)
+            .get(
+                &format!("/resources/{}", world.model.project_id("proj_apollo")),
+                &bob,
+            )
             .await;
         assert_eq!(
             reply.status,
@@ -368,22 +369,34 @@ async fn assert_the_model_holds(world: &World) {
             ctx("bob by id on apollo")
         );
         assert_eq!(reply.json()["organization_id"], "org_acme");
-        assert_eq!(reply.json()["resource"], world.model.apollo_id.as_str());
+        assert_eq!(
+            reply.json()["resource"],
+            world.model.project_id("proj_apollo").as_str()
+        );
         assert_forbidden(
             &world
-                .get(&format!("/resources/{}", world.model.zeus_id), &bob)
+                .get(
+                    &format!("/resources/{}", world.model.project_id("proj_zeus")),
+                    &bob,
+                )
                 .await,
             &ctx("bob by id on zeus"),
         );
         // An id of another organization's resource: the claims shortcut must not apply.
         assert_forbidden(
             &world
-                .get(&format!("/resources/{}", world.model.apollo_id), &carol)
+                .get(
+                    &format!("/resources/{}", world.model.project_id("proj_apollo")),
+                    &carol,
+                )
                 .await,
             &ctx("carol by id on apollo"),
         );
         let reply = world
-            .get(&format!("/resources/{}", world.model.hermes_id), &carol)
+            .get(
+                &format!("/resources/{}", world.model.project_id("proj_hermes")),
+                &carol,
+            )
             .await;
         assert_eq!(
             reply.status,
@@ -617,49 +630,6 @@ async fn emulator_a_project_of_another_organization_is_403_not_503() {
         &world.get("/projects/proj_nonexistent", &alice).await,
         "alice on a project that does not exist",
     );
-}
-
-thread_local! {
-    /// Where the global test subscriber writes on this thread; nowhere when unset.
-    static CAPTURE: std::cell::RefCell<Option<Arc<std::sync::Mutex<Vec<u8>>>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// Writes to this thread's capture buffer, if any.
-struct ThreadWriter;
-
-impl std::io::Write for ThreadWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        CAPTURE.with(|capture| {
-            if let Some(buffer) = &*capture.borrow() {
-                buffer.lock().unwrap().extend_from_slice(buf);
-            }
-        });
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Captures what this thread logs from now on. The subscriber is global (installed once):
-/// a thread-local `set_default` misses events whose callsites other tests of this binary
-/// registered concurrently. `#[tokio::test]` runs the test and the apps it serves on one
-/// thread, so the capture sees exactly this test's events.
-fn capture_this_thread() -> Arc<std::sync::Mutex<Vec<u8>>> {
-    static INSTALLED: std::sync::Once = std::sync::Once::new();
-    INSTALLED.call_once(|| {
-        tracing_subscriber::fmt()
-            .with_writer(|| ThreadWriter)
-            // Every level of this crate; other crates' chatter is not what is audited.
-            .with_env_filter("warn,workos_authz=trace")
-            .with_ansi(false)
-            .init();
-    });
-    let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
-    CAPTURE.with(|capture| *capture.borrow_mut() = Some(buffer.clone()));
-    buffer
 }
 
 /// Every decision is an audit event with user, organization, permission, resource, outcome,

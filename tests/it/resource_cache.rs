@@ -3,8 +3,6 @@
 //! disconnects, failure modes (fail closed with 503 within the timeout), `stale_if_error`, and
 //! tenant isolation (a proptest against a reference authority).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,7 +28,7 @@ use workos_authz::session::TokenSigner;
 use workos_authz::workos::WorkOsClient;
 use workos_authz::{Authz, Session, require_permission};
 
-use common::*;
+use crate::common::*;
 
 const CHECK_PATH: &str = "/authorization/organization_memberships/{om}/check";
 

@@ -2,8 +2,6 @@
 //! the valid token kinds that must be accepted, the typed claims a handler sees, and where the
 //! layer looks for a token.
 
-mod common;
-
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Router;
@@ -19,7 +17,7 @@ use workos_authz::session::{
 };
 use workos_authz::{Authz, Session, SessionVerifier};
 
-use common::*;
+use crate::common::*;
 
 async fn me(session: Session) -> axum::Json<Value> {
     axum::Json(json!({ "user_id": session.user_id() }))

@@ -2,8 +2,6 @@
 //! that goes down or was never up, floods of unknown key ids, the periodic refresh, and the
 //! WorkOS setup built by `Authz::from_lookup`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -12,7 +10,7 @@ use serde_json::{Value, json};
 use workos_authz::session::TokenError;
 use workos_authz::{Authz, Session, SessionVerifier};
 
-use common::*;
+use crate::common::*;
 
 async fn me(session: Session) -> axum::Json<Value> {
     axum::Json(

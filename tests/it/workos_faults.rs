@@ -995,36 +995,9 @@ async fn events_are_listed_with_filters_and_walked_by_cursor() {
     );
 }
 
-/// Collects everything the subscriber writes.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut buffer) = self.0.lock() {
-            buffer.extend_from_slice(bytes);
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn logs_and_errors_never_show_the_api_key() {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    // Global, not thread-scoped: tracing caches callsite interest process-wide, and another
-    // test thread hitting the same callsites without a subscriber could silence a scoped one.
-    // Every test of this binary then logs here too, so the key is checked in all their logs.
-    tracing::subscriber::set_global_default(subscriber)
-        .expect("only this test installs a subscriber");
+    let logs = crate::common::capture_this_thread();
 
     let (base, _) = scripted(|attempt, _| match attempt {
         0 => json_reply(
@@ -1045,8 +1018,7 @@ async fn logs_and_errors_never_show_the_api_key() {
         .await
         .expect_err("unauthorized");
 
-    let text =
-        String::from_utf8(logs.0.lock().map(|b| b.clone()).unwrap_or_default()).unwrap_or_default();
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(text.contains("retrying"), "the retry is logged: {text}");
     assert!(!text.contains(API_KEY), "the key leaked into the logs");
     assert!(!format!("{error} {error:?} {workos:?}").contains(API_KEY));

@@ -7,7 +7,7 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 use serde_json::{Value, json};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_workos-authz-emulator");
-const DOCS: &str = include_str!("../docs/local-engine.md");
+const DOCS: &str = include_str!("../../docs/local-engine.md");
 
 struct Running {
     child: Child,

@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests: keys generated in memory, tokens assembled by hand
 //! (including the malformed ones no JWT library would produce), a JWKS server on loopback
 //! whose document, health and fetch count the tests control, and assertions on refusals.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -116,12 +115,6 @@ impl RsaKey {
 
     pub fn jwk(&self) -> Value {
         json!({"kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256", "n": self.n, "e": self.e})
-    }
-
-    pub fn jwk_with_kid(&self, kid: &str) -> Value {
-        let mut jwk = self.jwk();
-        jwk["kid"] = json!(kid);
-        jwk
     }
 
     /// RS256 with this key's kid.
@@ -542,10 +535,6 @@ pub struct DemoModel {
     pub alice: String,
     pub bob: String,
     pub carol: String,
-    /// WorkOS resource ids (`authz_resource_...`) of the projects.
-    pub apollo_id: String,
-    pub zeus_id: String,
-    pub hermes_id: String,
 }
 
 pub fn demo_model() -> DemoModel {
@@ -576,14 +565,10 @@ pub fn demo_model() -> DemoModel {
     engine
         .create_organization_with_id("org_globex", "Globex")
         .expect("create globex");
-    let mut ids = Vec::new();
     for (organization, project) in DEMO_PROJECTS {
-        ids.push(
-            engine
-                .create_resource(NewResource::new(organization, "project", project, project))
-                .expect("create project")
-                .id,
-        );
+        engine
+            .create_resource(NewResource::new(organization, "project", project, project))
+            .expect("create project");
     }
     let alice = engine
         .create_membership("user_alice", "org_acme", &["admin"])
@@ -609,9 +594,20 @@ pub fn demo_model() -> DemoModel {
         alice,
         bob,
         carol,
-        apollo_id: ids[0].clone(),
-        zeus_id: ids[1].clone(),
-        hermes_id: ids[2].clone(),
+    }
+}
+
+impl DemoModel {
+    /// The WorkOS resource id (`authz_resource_...`) of one of [`DEMO_PROJECTS`].
+    pub fn project_id(&self, external_id: &str) -> String {
+        let (organization, _) = DEMO_PROJECTS
+            .iter()
+            .find(|(_, project)| *project == external_id)
+            .expect("a demo project");
+        self.engine
+            .get_resource_by_external_id(organization, "project", external_id)
+            .expect("the demo project exists")
+            .id
     }
 }
 
@@ -639,4 +635,49 @@ pub fn member_claims(
         Some(membership) => claims.organization_membership(membership),
         None => claims,
     }
+}
+
+// ----- logs -----
+
+thread_local! {
+    /// Where the global test subscriber writes on this thread; nowhere when unset.
+    static CAPTURE: std::cell::RefCell<Option<Arc<std::sync::Mutex<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Writes to this thread's capture buffer, if any.
+struct ThreadWriter;
+
+impl std::io::Write for ThreadWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|capture| {
+            if let Some(buffer) = &*capture.borrow() {
+                buffer.lock().unwrap().extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures what this thread logs from now on. The subscriber is global (installed once):
+/// a thread-local `set_default` misses events whose callsites other tests of this binary
+/// registered concurrently, and a test crate has one global subscriber. `#[tokio::test]` runs the test and the apps it serves on one
+/// thread, so the capture sees exactly this test's events.
+pub fn capture_this_thread() -> Arc<std::sync::Mutex<Vec<u8>>> {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_writer(|| ThreadWriter)
+            // Every level of this crate; other crates' chatter is not what is audited.
+            .with_env_filter("warn,workos_authz=trace")
+            .with_ansi(false)
+            .init();
+    });
+    let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+    CAPTURE.with(|capture| *capture.borrow_mut() = Some(buffer.clone()));
+    buffer
 }

@@ -2,8 +2,6 @@
 //! a signed WorkOS webhook or an event from the events feed; a webhook with a bad signature is
 //! 401 and changes nothing; `session.revoked` refuses a token already verified and cached.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,7 +15,7 @@ use workos_authz::workos::WorkOsClient;
 use workos_authz::workos::webhook::{SIGNATURE_HEADER, sign_webhook};
 use workos_authz::{Authz, Session, require_permission};
 
-use common::*;
+use crate::common::*;
 
 const SECRET: &[u8] = b"whsec_freshness_test";
 

@@ -2,8 +2,6 @@
 //! `Option<Session>`; tenant isolation with `require_org_param`; a custom `Responder`; and the
 //! 500 a route answers when no layer was installed.
 
-mod common;
-
 use axum::Router;
 use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +14,7 @@ use workos_authz::{
     require_feature_flag, require_org_param, require_permission, require_role,
 };
 
-use common::*;
+use crate::common::*;
 
 struct Users {
     authz: Authz,

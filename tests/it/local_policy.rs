@@ -4,7 +4,7 @@
 use workos_authz::check::ResourceRef;
 use workos_authz::local::{EngineError, LocalEngine, MembershipStatus, Policy};
 
-const DOCS: &str = include_str!("../docs/local-engine.md");
+const DOCS: &str = include_str!("../../docs/local-engine.md");
 
 /// The first fenced block of `language` in docs/local-engine.md.
 fn documented_example(language: &str) -> &'static str {

@@ -1,0 +1,20 @@
+//! The integration tests, one test crate with a module per area: one link instead of one per
+//! file, and the shared helpers of `common` compiled once. Built with the `emulator` feature
+//! (`cargo test --all-features`), since the emulator stands in for WorkOS in many of them.
+
+mod common;
+
+mod demo;
+mod emulator_api;
+mod emulator_binary;
+mod freshness;
+mod guards;
+mod local_policy;
+mod local_reference_model;
+mod local_rules;
+mod resource_cache;
+mod resource_guards;
+mod session_jwks;
+mod session_tokens;
+mod workos_emulator;
+mod workos_faults;
