@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use workos_authz::check::{CheckRequest, ResourceRef};
 use workos_authz::local::{LocalEngine, NewPermission, NewResource, NewRole};
 
@@ -177,5 +177,9 @@ fn bench_check(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_check);
-criterion_main!(benches);
+// `criterion_group!` and `criterion_main!` written out: the macros define undocumented `pub fn`s.
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    bench_check(&mut criterion);
+    criterion.final_summary();
+}

@@ -31,14 +31,14 @@ use workos_authz::session::SessionClaims;
 use workos_authz::{Authz, Session, require_org_param, require_permission};
 
 /// A sample user of the embedded setup.
-pub struct SampleUser {
-    pub name: &'static str,
-    pub user_id: &'static str,
-    pub organization_id: &'static str,
-    pub role: &'static str,
+pub(crate) struct SampleUser {
+    pub(crate) name: &'static str,
+    pub(crate) user_id: &'static str,
+    pub(crate) organization_id: &'static str,
+    pub(crate) role: &'static str,
 }
 
-pub const SAMPLE_USERS: [SampleUser; 3] = [
+pub(crate) const SAMPLE_USERS: [SampleUser; 3] = [
     SampleUser {
         name: "alice",
         user_id: "user_alice",
@@ -61,7 +61,7 @@ pub const SAMPLE_USERS: [SampleUser; 3] = [
 
 /// The demo's projects: (organization, external id, name). Stands in for the application's
 /// own database, which handlers always query inside the session's organization.
-pub const PROJECTS: [(&str, &str, &str); 3] = [
+pub(crate) const PROJECTS: [(&str, &str, &str); 3] = [
     ("org_acme", "proj_apollo", "Apollo"),
     ("org_acme", "proj_zeus", "Zeus"),
     ("org_globex", "proj_hermes", "Hermes"),
@@ -78,7 +78,7 @@ const PERMISSIONS: [&str; 5] = [
 /// Builds the demo's model in `engine`: roles admin (every permission), member (posts:read)
 /// and viewer (projects:read, for projects); the users' memberships; the projects; and bob's
 /// viewer assignment on proj_apollo.
-pub fn seed(engine: &LocalEngine) -> Result<(), EngineError> {
+pub(crate) fn seed(engine: &LocalEngine) -> Result<(), EngineError> {
     for slug in PERMISSIONS {
         engine.create_permission(NewPermission::new(slug, slug))?;
     }
@@ -110,7 +110,7 @@ pub fn seed(engine: &LocalEngine) -> Result<(), EngineError> {
 
 /// The token WorkOS would issue `user`: its organization-level role and that role's
 /// permissions, as the engine knows them, and the membership id a JWT template would add.
-pub fn sample_claims(
+pub(crate) fn sample_claims(
     engine: &LocalEngine,
     user: &SampleUser,
 ) -> Result<SessionClaims, EngineError> {
@@ -129,7 +129,7 @@ pub fn sample_claims(
 }
 
 /// The demo's routes, behind `authz`.
-pub fn app(authz: &Authz) -> Router {
+pub(crate) fn app(authz: &Authz) -> Router {
     let protected = Router::new()
         .route("/me", get(me))
         .route(

@@ -310,6 +310,19 @@ pub struct AuthzBuilder {
     claims_shortcut: bool,
 }
 
+impl fmt::Debug for AuthzBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthzBuilder")
+            .field("verifier", &self.verifier)
+            .field("sources", &self.sources)
+            .field("decisions", &self.decisions)
+            .field("membership_resolver", &self.memberships.is_some())
+            .field("membership_ttl", &self.membership_ttl)
+            .field("claims_shortcut", &self.claims_shortcut)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for AuthzBuilder {
     fn default() -> Self {
         AuthzBuilder {

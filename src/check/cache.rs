@@ -389,6 +389,19 @@ pub struct CachedAuthorizerBuilder {
     stale_if_error: Option<Duration>,
 }
 
+impl fmt::Debug for CachedAuthorizerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedAuthorizerBuilder")
+            .field("allow_ttl", &self.allow_ttl)
+            .field("deny_ttl", &self.deny_ttl)
+            .field("jitter", &self.jitter)
+            .field("max_capacity", &self.max_capacity)
+            .field("timeout", &self.timeout)
+            .field("stale_if_error", &self.stale_if_error)
+            .finish_non_exhaustive()
+    }
+}
+
 impl CachedAuthorizerBuilder {
     fn new(upstream: Arc<dyn Authorizer>) -> Self {
         CachedAuthorizerBuilder {

@@ -398,7 +398,7 @@ impl Inner {
 
     fn verify_signed<'k>(
         &self,
-        header: &Header,
+        header: &Header<'_>,
         candidates: impl Iterator<Item = &'k Arc<VerificationKey>>,
         now: u64,
     ) -> Result<Session, TokenError> {
@@ -633,6 +633,7 @@ impl RemoteJwks {
 }
 
 /// Where keys come from, set on [`SessionVerifierBuilder`].
+#[derive(Debug)]
 enum KeySource {
     Static(Vec<VerificationKey>),
     Url(String),
@@ -653,6 +654,21 @@ pub struct SessionVerifierBuilder {
     unknown_kid_capacity: u64,
     cache_capacity: u64,
     http: Option<reqwest::Client>,
+}
+
+impl fmt::Debug for SessionVerifierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionVerifierBuilder")
+            .field("source", &self.source)
+            .field("algorithms", &self.algorithms)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("leeway", &self.leeway)
+            .field("refresh_interval", &self.refresh_interval)
+            .field("unknown_kid_cooldown", &self.unknown_kid_cooldown)
+            .field("cache_capacity", &self.cache_capacity)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SessionVerifierBuilder {

@@ -19,18 +19,18 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
 /// The issuer and audience the strict test verifiers are configured with.
-pub const ISSUER: &str = "https://auth.example.test";
-pub const AUDIENCE: &str = "client_test";
+pub(crate) const ISSUER: &str = "https://auth.example.test";
+pub(crate) const AUDIENCE: &str = "client_test";
 
-pub fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-pub fn unb64(text: &str) -> Vec<u8> {
+pub(crate) fn unb64(text: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(text).expect("base64url")
 }
 
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -38,14 +38,14 @@ pub fn now() -> u64 {
 }
 
 /// A fresh random identifier (hex), for kids, users and so on.
-pub fn random_id(prefix: &str) -> String {
+pub(crate) fn random_id(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
     aws_lc_rs::rand::fill(&mut bytes).unwrap();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("{prefix}{hex}")
 }
 
-pub fn pem(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for line in body.as_bytes().chunks(64) {
@@ -58,19 +58,19 @@ pub fn pem(label: &str, der: &[u8]) -> String {
 
 /// `header.claims.signature`, with the header and claims taken as raw bytes (so duplicate
 /// members, non-UTF-8 and non-objects can be signed) and signed by `key` with `alg`.
-pub fn sign_raw(key: &EncodingKey, alg: Algorithm, header: &[u8], claims: &[u8]) -> String {
+pub(crate) fn sign_raw(key: &EncodingKey, alg: Algorithm, header: &[u8], claims: &[u8]) -> String {
     let message = format!("{}.{}", b64(header), b64(claims));
     let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("sign");
     format!("{message}.{signature}")
 }
 
 /// An unsigned `header.claims.` prefix with an arbitrary signature segment.
-pub fn with_signature(header: &[u8], claims: &[u8], signature: &str) -> String {
+pub(crate) fn with_signature(header: &[u8], claims: &[u8], signature: &str) -> String {
     format!("{}.{}.{signature}", b64(header), b64(claims))
 }
 
 /// Standard claims of a valid session for `sub`, with the test issuer and audience.
-pub fn claims(sub: &str) -> Value {
+pub(crate) fn claims(sub: &str) -> Value {
     let now = now();
     json!({
         "sub": sub,
@@ -86,7 +86,7 @@ pub fn claims(sub: &str) -> Value {
 }
 
 /// An RSA key pair (2048 bits) with its public half in every form a test needs.
-pub struct RsaKey {
+pub(crate) struct RsaKey {
     pub kid: String,
     pub encoding: EncodingKey,
     pub public_pem: String,
@@ -96,7 +96,7 @@ pub struct RsaKey {
 }
 
 impl RsaKey {
-    pub fn generate(kid: &str) -> Self {
+    pub(crate) fn generate(kid: &str) -> Self {
         let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
         let pkcs8 = pair.as_der().unwrap();
         let encoding =
@@ -113,12 +113,12 @@ impl RsaKey {
         }
     }
 
-    pub fn jwk(&self) -> Value {
+    pub(crate) fn jwk(&self) -> Value {
         json!({"kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256", "n": self.n, "e": self.e})
     }
 
     /// RS256 with this key's kid.
-    pub fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         self.sign_header(
             &json!({"alg": "RS256", "typ": "JWT", "kid": self.kid}),
             claims,
@@ -126,11 +126,11 @@ impl RsaKey {
     }
 
     /// RS256 with the given header (whose `alg` is not checked here).
-    pub fn sign_header(&self, header: &Value, claims: &Value) -> String {
+    pub(crate) fn sign_header(&self, header: &Value, claims: &Value) -> String {
         self.sign_alg(Algorithm::RS256, header, claims)
     }
 
-    pub fn sign_alg(&self, alg: Algorithm, header: &Value, claims: &Value) -> String {
+    pub(crate) fn sign_alg(&self, alg: Algorithm, header: &Value, claims: &Value) -> String {
         sign_raw(
             &self.encoding,
             alg,
@@ -140,7 +140,7 @@ impl RsaKey {
     }
 
     /// RS256 over already encoded header and claims segments (which may be bad base64).
-    pub fn sign_segments(&self, header: &str, claims: &str) -> String {
+    pub(crate) fn sign_segments(&self, header: &str, claims: &str) -> String {
         let message = format!("{header}.{claims}");
         let signature =
             jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::RS256)
@@ -149,13 +149,13 @@ impl RsaKey {
     }
 
     /// RS256 over raw header and claims bytes.
-    pub fn sign_bytes(&self, header: &[u8], claims: &[u8]) -> String {
+    pub(crate) fn sign_bytes(&self, header: &[u8], claims: &[u8]) -> String {
         sign_raw(&self.encoding, Algorithm::RS256, header, claims)
     }
 }
 
 /// A P-256 key pair.
-pub struct EcKey {
+pub(crate) struct EcKey {
     pub kid: String,
     pub encoding: EncodingKey,
     pub public_pem: String,
@@ -164,7 +164,7 @@ pub struct EcKey {
 }
 
 impl EcKey {
-    pub fn generate(kid: &str) -> Self {
+    pub(crate) fn generate(kid: &str) -> Self {
         use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
         let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
         let pkcs8 = pair.to_pkcs8v1().unwrap();
@@ -181,11 +181,11 @@ impl EcKey {
         }
     }
 
-    pub fn jwk(&self) -> Value {
+    pub(crate) fn jwk(&self) -> Value {
         json!({"kty": "EC", "crv": "P-256", "kid": self.kid, "use": "sig", "alg": "ES256", "x": self.x, "y": self.y})
     }
 
-    pub fn sign_header(&self, header: &Value, claims: &Value) -> String {
+    pub(crate) fn sign_header(&self, header: &Value, claims: &Value) -> String {
         sign_raw(
             &self.encoding,
             Algorithm::ES256,
@@ -194,7 +194,7 @@ impl EcKey {
         )
     }
 
-    pub fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         self.sign_header(
             &json!({"alg": "ES256", "typ": "JWT", "kid": self.kid}),
             claims,
@@ -203,13 +203,13 @@ impl EcKey {
 }
 
 /// An Ed25519 key pair.
-pub struct EdKey {
+pub(crate) struct EdKey {
     pub encoding: EncodingKey,
     pub public_pem: String,
 }
 
 impl EdKey {
-    pub fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         let pair = aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap();
         let pkcs8 = pair.to_pkcs8().unwrap();
         let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().unwrap();
@@ -219,7 +219,7 @@ impl EdKey {
         }
     }
 
-    pub fn sign_header(&self, header: &Value, claims: &Value) -> String {
+    pub(crate) fn sign_header(&self, header: &Value, claims: &Value) -> String {
         sign_raw(
             &self.encoding,
             Algorithm::EdDSA,
@@ -230,7 +230,7 @@ impl EdKey {
 }
 
 /// HS256 over `header` and `claims` with `secret`.
-pub fn hmac_sign(secret: &[u8], header: &Value, claims: &Value) -> String {
+pub(crate) fn hmac_sign(secret: &[u8], header: &Value, claims: &Value) -> String {
     sign_raw(
         &EncodingKey::from_secret(secret),
         Algorithm::HS256,
@@ -241,7 +241,7 @@ pub fn hmac_sign(secret: &[u8], header: &Value, claims: &Value) -> String {
 
 /// How the JWKS server answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JwksMode {
+pub(crate) enum JwksMode {
     /// 200 with the current document.
     Up,
     /// 500 with an error body.
@@ -266,7 +266,7 @@ struct JwksShared {
 
 /// A JWKS endpoint on `127.0.0.1:0`. Every request to any path counts as a fetch (and is
 /// logged with its path and arrival time); the document and the mode can change at any time.
-pub struct JwksServer {
+pub(crate) struct JwksServer {
     /// `http://127.0.0.1:{port}`.
     pub base: String,
     /// `{base}/jwks.json`.
@@ -275,7 +275,7 @@ pub struct JwksServer {
 }
 
 impl JwksServer {
-    pub async fn start(keys: Vec<Value>) -> Self {
+    pub(crate) async fn start(keys: Vec<Value>) -> Self {
         let shared = JwksShared {
             state: Arc::new(Mutex::new(JwksState {
                 document: json!({ "keys": keys }),
@@ -295,24 +295,24 @@ impl JwksServer {
         }
     }
 
-    pub fn set_keys(&self, keys: Vec<Value>) {
+    pub(crate) fn set_keys(&self, keys: Vec<Value>) {
         self.shared.state.lock().unwrap().document = json!({ "keys": keys });
     }
 
-    pub fn set_mode(&self, mode: JwksMode) {
+    pub(crate) fn set_mode(&self, mode: JwksMode) {
         self.shared.state.lock().unwrap().mode = mode;
     }
 
-    pub fn fetches(&self) -> usize {
+    pub(crate) fn fetches(&self) -> usize {
         self.shared.fetches.load(Ordering::SeqCst)
     }
 
-    pub fn paths(&self) -> Vec<String> {
+    pub(crate) fn paths(&self) -> Vec<String> {
         let state = self.shared.state.lock().unwrap();
         state.log.iter().map(|(_, path)| path.clone()).collect()
     }
 
-    pub fn fetch_times(&self) -> Vec<Instant> {
+    pub(crate) fn fetch_times(&self) -> Vec<Instant> {
         let state = self.shared.state.lock().unwrap();
         state.log.iter().map(|(at, _)| *at).collect()
     }
@@ -347,7 +347,7 @@ async fn serve_jwks(State(shared): State<JwksShared>, request: Request) -> Respo
 }
 
 /// Serves `app` on a fresh loopback port and returns its address.
-pub async fn serve(app: Router) -> SocketAddr {
+pub(crate) async fn serve(app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -357,7 +357,7 @@ pub async fn serve(app: Router) -> SocketAddr {
 }
 
 /// A loopback port nothing listens on (bound, then released).
-pub async fn closed_port() -> SocketAddr {
+pub(crate) async fn closed_port() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
@@ -367,7 +367,7 @@ pub async fn closed_port() -> SocketAddr {
 /// Calls `probe` every 10 ms until it returns true or 5 s have passed (at most 500 calls);
 /// returns whether it ever did. For time-based behaviour only (cooldowns, refresh
 /// intervals, expiry): the condition polled is the observable effect, never the clock.
-pub async fn poll_until(mut probe: impl AsyncFnMut() -> bool) -> bool {
+pub(crate) async fn poll_until(mut probe: impl AsyncFnMut() -> bool) -> bool {
     let start = Instant::now();
     for _ in 0..500 {
         if probe().await {
@@ -383,28 +383,28 @@ pub async fn poll_until(mut probe: impl AsyncFnMut() -> bool) -> bool {
 
 /// One HTTP answer, read whole.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: String,
 }
 
 impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    pub fn challenge(&self) -> &str {
+    pub(crate) fn challenge(&self) -> &str {
         self.header("www-authenticate").unwrap_or("")
     }
 
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
     }
 }
 
-pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+pub(crate) async fn send(request: reqwest::RequestBuilder) -> Reply {
     let response = request.send().await.expect("request sent");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -416,7 +416,7 @@ pub async fn send(request: reqwest::RequestBuilder) -> Reply {
     }
 }
 
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -424,7 +424,7 @@ pub fn client() -> reqwest::Client {
 }
 
 /// GET `url` with `Authorization: Bearer {token}`.
-pub async fn get_bearer(client: &reqwest::Client, url: &str, token: &str) -> Reply {
+pub(crate) async fn get_bearer(client: &reqwest::Client, url: &str, token: &str) -> Reply {
     send(
         client
             .get(url)
@@ -434,7 +434,7 @@ pub async fn get_bearer(client: &reqwest::Client, url: &str, token: &str) -> Rep
 }
 
 /// An RFC 9457 body with the given status, served as `application/problem+json`.
-pub fn assert_problem(reply: &Reply, status: u16, context: &str) {
+pub(crate) fn assert_problem(reply: &Reply, status: u16, context: &str) {
     assert_eq!(reply.status, status, "{context}: {reply:?}");
     assert_eq!(
         reply.header("content-type"),
@@ -449,7 +449,7 @@ pub fn assert_problem(reply: &Reply, status: u16, context: &str) {
 }
 
 /// The body and the headers never carry the token, nor any of its three segments.
-pub fn assert_no_echo(reply: &Reply, token: &str, context: &str) {
+pub(crate) fn assert_no_echo(reply: &Reply, token: &str, context: &str) {
     let mut secrets: Vec<&str> = token.split('.').filter(|s| s.len() >= 16).collect();
     if token.len() >= 16 {
         secrets.push(token);
@@ -470,7 +470,7 @@ pub fn assert_no_echo(reply: &Reply, token: &str, context: &str) {
 
 /// 401, `WWW-Authenticate: Bearer realm=..., error="invalid_token"`, a problem body, and no
 /// trace of the token.
-pub fn assert_invalid_token(reply: &Reply, token: &str, context: &str) {
+pub(crate) fn assert_invalid_token(reply: &Reply, token: &str, context: &str) {
     assert_problem(reply, 401, context);
     let challenge = reply.challenge();
     assert!(
@@ -486,7 +486,7 @@ pub fn assert_invalid_token(reply: &Reply, token: &str, context: &str) {
 
 /// 401 for a request without token: a challenge naming the realm and no `error` (RFC 6750
 /// §3.1).
-pub fn assert_missing_token(reply: &Reply, context: &str) {
+pub(crate) fn assert_missing_token(reply: &Reply, context: &str) {
     assert_problem(reply, 401, context);
     let challenge = reply.challenge();
     assert!(
@@ -500,7 +500,7 @@ pub fn assert_missing_token(reply: &Reply, context: &str) {
 }
 
 /// 403 with `error="insufficient_scope"` and a problem body.
-pub fn assert_forbidden(reply: &Reply, context: &str) {
+pub(crate) fn assert_forbidden(reply: &Reply, context: &str) {
     assert_problem(reply, 403, context);
     let challenge = reply.challenge();
     assert!(
@@ -519,7 +519,7 @@ use workos_authz::local::{LocalEngine, NewPermission, NewResource, NewRole};
 use workos_authz::session::{SessionClaims, TokenSigner};
 
 /// The demo's projects: (organization, external id).
-pub const DEMO_PROJECTS: [(&str, &str); 3] = [
+pub(crate) const DEMO_PROJECTS: [(&str, &str); 3] = [
     ("org_acme", "proj_apollo"),
     ("org_acme", "proj_zeus"),
     ("org_globex", "proj_hermes"),
@@ -529,7 +529,7 @@ pub const DEMO_PROJECTS: [(&str, &str); 3] = [
 /// (projects:read, projects:delete), `member` (the seeded default, no project permission) and
 /// `viewer` (projects:read, for resources of type `project`); alice admin of acme, bob member
 /// of acme with `viewer` on proj_apollo, carol admin of globex.
-pub struct DemoModel {
+pub(crate) struct DemoModel {
     pub engine: LocalEngine,
     /// Organization membership ids.
     pub alice: String,
@@ -537,7 +537,7 @@ pub struct DemoModel {
     pub carol: String,
 }
 
-pub fn demo_model() -> DemoModel {
+pub(crate) fn demo_model() -> DemoModel {
     let engine = LocalEngine::new();
     for (slug, name) in [
         ("projects:read", "Read projects"),
@@ -599,7 +599,7 @@ pub fn demo_model() -> DemoModel {
 
 impl DemoModel {
     /// The WorkOS resource id (`authz_resource_...`) of one of [`DEMO_PROJECTS`].
-    pub fn project_id(&self, external_id: &str) -> String {
+    pub(crate) fn project_id(&self, external_id: &str) -> String {
         let (organization, _) = DEMO_PROJECTS
             .iter()
             .find(|(_, project)| *project == external_id)
@@ -612,7 +612,7 @@ impl DemoModel {
 }
 
 /// A verifier trusting exactly `signer`'s key.
-pub fn verifier_for(signer: &TokenSigner) -> workos_authz::SessionVerifier {
+pub(crate) fn verifier_for(signer: &TokenSigner) -> workos_authz::SessionVerifier {
     workos_authz::SessionVerifier::builder()
         .jwks_document(signer.jwks().to_string().as_bytes())
         .expect("the signer's JWKS is valid")
@@ -622,7 +622,7 @@ pub fn verifier_for(signer: &TokenSigner) -> workos_authz::SessionVerifier {
 
 /// The claims WorkOS would issue for a member of `organization` whose organization-level role
 /// carries `permissions`, with the `organization_membership_id` claim when `membership` is set.
-pub fn member_claims(
+pub(crate) fn member_claims(
     user: &str,
     organization: &str,
     membership: Option<&str>,
@@ -667,7 +667,7 @@ impl std::io::Write for ThreadWriter {
 /// a thread-local `set_default` misses events whose callsites other tests of this binary
 /// registered concurrently, and a test crate has one global subscriber. `#[tokio::test]` runs the test and the apps it serves on one
 /// thread, so the capture sees exactly this test's events.
-pub fn capture_this_thread() -> Arc<std::sync::Mutex<Vec<u8>>> {
+pub(crate) fn capture_this_thread() -> Arc<std::sync::Mutex<Vec<u8>>> {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         tracing_subscriber::fmt()

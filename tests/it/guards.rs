@@ -152,7 +152,7 @@ async fn each_guard_answers_401_without_session_403_without_requirement_200_with
     );
 
     // (route, tokens that pass, tokens that lack the requirement, scope in the challenge)
-    let table: Vec<GuardCase> = vec![
+    let table: Vec<GuardCase<'_>> = vec![
         (
             "/perm",
             vec![&alice],
