@@ -11,6 +11,7 @@ use super::model::{
 };
 use super::time::{is_rfc3339, now_rfc3339};
 use crate::check::ResourceRef;
+use crate::slug::{is_valid_permission_slug, is_valid_role_slug};
 use crate::support::{random_hex, unix_now};
 
 /// The environment role every environment starts with, the default until another is chosen.
@@ -66,11 +67,7 @@ pub(crate) struct State {
 }
 
 fn validate_role_slug(slug: &str) -> Result<(), EngineError> {
-    if slug.is_empty()
-        || !slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-    {
+    if !is_valid_role_slug(slug) {
         return Err(EngineError::validation(
             "slug",
             "invalid_slug",
@@ -83,11 +80,7 @@ fn validate_role_slug(slug: &str) -> Result<(), EngineError> {
 }
 
 fn validate_permission_slug(field: &str, slug: &str) -> Result<(), EngineError> {
-    if slug.is_empty()
-        || !slug
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:_*".contains(&b))
-    {
+    if !is_valid_permission_slug(slug) {
         return Err(EngineError::validation(
             field,
             "invalid_slug",
