@@ -66,6 +66,7 @@ pub mod local;
 pub mod rejection;
 mod response_future;
 pub mod session;
+mod single_flight;
 mod slug;
 mod support;
 pub mod workos;

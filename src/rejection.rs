@@ -63,7 +63,9 @@ pub enum AuthzRejection {
 impl From<TokenError> for AuthzRejection {
     fn from(error: TokenError) -> Self {
         match error {
-            TokenError::KeysUnavailable(reason) => AuthzRejection::Unavailable(reason),
+            TokenError::KeysUnavailable => AuthzRejection::Unavailable(
+                "the keys to verify the token could not be loaded; try again".into(),
+            ),
             error => AuthzRejection::InvalidToken(error),
         }
     }

@@ -308,6 +308,7 @@ pub struct AuthzBuilder {
     memberships: Option<Arc<dyn MembershipResolver>>,
     membership_ttl: Duration,
     claims_shortcut: bool,
+    upstream_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for AuthzBuilder {
@@ -319,6 +320,7 @@ impl fmt::Debug for AuthzBuilder {
             .field("membership_resolver", &self.memberships.is_some())
             .field("membership_ttl", &self.membership_ttl)
             .field("claims_shortcut", &self.claims_shortcut)
+            .field("upstream_timeout", &self.upstream_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -333,6 +335,7 @@ impl Default for AuthzBuilder {
             memberships: None,
             membership_ttl: Duration::from_secs(300),
             claims_shortcut: true,
+            upstream_timeout: None,
         }
     }
 }
@@ -401,6 +404,16 @@ impl AuthzBuilder {
         self
     }
 
+    /// The one deadline of every remote call on the request path: the JWKS refetch, the
+    /// membership lookup and the resource check (default 2 s each). A request waiting for
+    /// one gets 503 by then; the call runs in its own task, shared by every request that
+    /// needs the same answer, and its failure is never cached. Set here, it overrides the
+    /// timeouts configured on the verifier and the decision cache.
+    pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
+        self.upstream_timeout = Some(timeout);
+        self
+    }
+
     /// Builds the [`Authz`].
     pub fn build(self) -> Result<Authz, ConfigError> {
         if self.verifier.is_none() {
@@ -411,16 +424,28 @@ impl AuthzBuilder {
 
     fn build_with_mode(self, mode: Mode) -> Authz {
         let membership_ttl = self.membership_ttl;
-        let authority = self.decisions.map(|decisions| Authority {
-            decisions,
-            memberships: self
-                .memberships
-                .map(|resolver| MembershipCache::from_arc(resolver, membership_ttl)),
-            claims_shortcut: self.claims_shortcut,
+        let upstream_timeout = self.upstream_timeout;
+        let authority = self.decisions.map(|decisions| {
+            let memberships = self.memberships.map(|resolver| {
+                MembershipCache::from_arc(resolver, membership_ttl)
+                    .with_timeout(upstream_timeout.unwrap_or(decisions.timeout()))
+            });
+            if let Some(timeout) = upstream_timeout {
+                decisions.set_timeout(timeout);
+            }
+            Authority {
+                decisions,
+                memberships,
+                claims_shortcut: self.claims_shortcut,
+            }
         });
+        let verifier = self.verifier.expect("checked by the caller");
+        if let Some(timeout) = upstream_timeout {
+            verifier.set_upstream_timeout(timeout);
+        }
         Authz {
             inner: Arc::new(AuthzInner {
-                verifier: self.verifier.expect("checked by the caller"),
+                verifier,
                 sources: self.sources.unwrap_or_default(),
                 responder: self
                     .responder

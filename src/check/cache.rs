@@ -1,16 +1,15 @@
 //! [`CachedAuthorizer`]: a TTL cache in front of an [`Authorizer`], with one upstream call per
 //! key however many requests miss at once.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
-use tokio::sync::watch;
 
 use super::{Authorizer, AuthorizerError, CheckFuture, CheckRequest, Decision, ResourceRef};
+use crate::single_flight::{DEFAULT_UPSTREAM_TIMEOUT, FlightError, Joined, SingleFlight};
 
 /// Where a decision came from, for audit logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,8 +60,6 @@ struct Entry {
     fresh_until: Instant,
 }
 
-type Outcome = Result<Decision, AuthorizerError>;
-
 /// A moka TTL cache in front of an [`Authorizer`].
 ///
 /// - Key: the whole [`CheckRequest`] (organization, membership, permission, resource), so a
@@ -106,19 +103,16 @@ pub struct CachedAuthorizer {
 struct Inner {
     upstream: Arc<dyn Authorizer>,
     entries: Cache<CheckRequest, Entry>,
-    in_flight: Mutex<HashMap<CheckRequest, watch::Receiver<Option<Outcome>>>>,
+    // One upstream call per key; an answer that an invalidation overtook while it was in
+    // flight is returned to its waiters but never cached.
+    checks: SingleFlight<CheckRequest, Decision, AuthorizerError>,
     allow_ttl: Duration,
     deny_ttl: Duration,
     jitter: f64,
-    timeout: Duration,
     stale_if_error: Option<Duration>,
-    // Bumped by every invalidation: an upstream answer that an invalidation overtook while it
-    // was in flight is returned to its waiters but never cached.
-    generation: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
     coalesced: AtomicU64,
-    errors: AtomicU64,
     stale_served: AtomicU64,
 }
 
@@ -127,7 +121,7 @@ impl fmt::Debug for CachedAuthorizer {
         f.debug_struct("CachedAuthorizer")
             .field("allow_ttl", &self.inner.allow_ttl)
             .field("deny_ttl", &self.inner.deny_ttl)
-            .field("timeout", &self.inner.timeout)
+            .field("timeout", &self.inner.checks.timeout())
             .field("stale_if_error", &self.inner.stale_if_error)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
@@ -146,64 +140,54 @@ impl CachedAuthorizer {
         request: &CheckRequest,
     ) -> Result<(Decision, DecisionSource), AuthorizerError> {
         let inner = &self.inner;
-        let now = Instant::now();
-        let cached = inner.entries.get(request);
-        if let Some(entry) = cached.filter(|entry| entry.fresh_until > now) {
+        if let Some(decision) = inner.fresh(request) {
             inner.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok((entry.decision, DecisionSource::Cache));
+            return Ok((decision, DecisionSource::Cache));
         }
-        let (mut outcome, source) = {
-            let mut in_flight = inner
-                .in_flight
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            // Re-read under the lock: the call that just finished inserted its decision before
-            // leaving the in-flight map, so nothing is asked twice.
-            if let Some(entry) = inner
-                .entries
-                .get(request)
-                .filter(|entry| entry.fresh_until > Instant::now())
-            {
+        let upstream = (inner.upstream.clone(), request.clone());
+        let store = (self.inner.clone(), request.clone());
+        let ticket = inner.checks.join(
+                request.clone(),
+                || inner.fresh(request),
+                move || async move {
+                    let (upstream, request) = upstream;
+                    let answer = upstream.check(&request).await;
+                    if let Err(error) = &answer {
+                        tracing::warn!(%error, permission = %request.permission, resource = %request.resource, "upstream check failed");
+                    }
+                    answer
+                },
+            move |decision| store.0.remember(store.1, *decision),
+        );
+        let source = match ticket.joined() {
+            Joined::Cached => {
                 inner.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok((entry.decision, DecisionSource::Cache));
+                DecisionSource::Cache
             }
-            match in_flight.get(request) {
-                Some(outcome) => {
-                    inner.coalesced.fetch_add(1, Ordering::Relaxed);
-                    (outcome.clone(), DecisionSource::Coalesced)
-                }
-                None => {
-                    inner.misses.fetch_add(1, Ordering::Relaxed);
-                    let (sender, outcome) = watch::channel(None);
-                    in_flight.insert(request.clone(), outcome.clone());
-                    let generation = inner.generation.load(Ordering::Acquire);
-                    tokio::spawn(ask_upstream(
-                        self.inner.clone(),
-                        request.clone(),
-                        sender,
-                        generation,
-                    ));
-                    (outcome, DecisionSource::Upstream)
-                }
+            Joined::Led => {
+                inner.misses.fetch_add(1, Ordering::Relaxed);
+                DecisionSource::Upstream
+            }
+            Joined::Followed => {
+                inner.coalesced.fetch_add(1, Ordering::Relaxed);
+                DecisionSource::Coalesced
             }
         };
-        let result = match outcome.wait_for(Option::is_some).await {
-            Ok(outcome) => outcome.clone().expect("waited for Some"),
-            // The task ended without an answer (it panicked): an error, never a decision.
-            Err(_) => Err(AuthorizerError::Unavailable(
-                "the check task ended without an answer".into(),
-            )),
+        let error = match ticket.answer().await {
+            Ok(decision) => return Ok((decision, source)),
+            Err(FlightError::Failed(error)) => error,
+            Err(FlightError::Timeout(timeout)) => AuthorizerError::Timeout(timeout),
+            Err(FlightError::Abandoned) => {
+                AuthorizerError::Unavailable("the check ended without an answer".into())
+            }
         };
-        match result {
-            Ok(decision) => Ok((decision, source)),
-            Err(error) => match (inner.stale_if_error, inner.entries.get(request)) {
-                (Some(max_age), Some(entry)) if entry.decided_at.elapsed() <= max_age => {
-                    inner.stale_served.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%error, age = ?entry.decided_at.elapsed(), "serving a stale decision");
-                    Ok((entry.decision, DecisionSource::Stale))
-                }
-                _ => Err(error),
-            },
+        match (inner.stale_if_error, inner.entries.get(request)) {
+            (Some(max_age), Some(entry)) if entry.decided_at.elapsed() <= max_age => {
+                inner.stale_served.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%error, age = ?entry.decided_at.elapsed(), "serving a stale decision");
+                Ok((entry.decision, DecisionSource::Stale))
+            }
+            _ => Err(error),
         }
     }
 
@@ -232,33 +216,30 @@ impl CachedAuthorizer {
 
     /// Forgets every decision.
     pub fn invalidate_all(&self) {
-        self.forget_in_flight();
-        self.inner.entries.invalidate_all();
-    }
-
-    /// Calls in flight started before the invalidation: their answers must not be cached, and
-    /// new requests must not wait for them.
-    fn forget_in_flight(&self) {
-        let inner = &self.inner;
-        let mut in_flight = inner
-            .in_flight
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        inner.generation.fetch_add(1, Ordering::AcqRel);
-        in_flight.clear();
+        self.inner
+            .checks
+            .invalidate(|| self.inner.entries.invalidate_all());
     }
 
     fn invalidate_if(&self, predicate: impl Fn(&CheckRequest) -> bool + Send + Sync + 'static) {
-        self.forget_in_flight();
-        // Only fails when closures are not enabled, and the builder always enables them.
-        if let Err(error) = self
-            .inner
-            .entries
-            .invalidate_entries_if(move |key, _| predicate(key))
-        {
-            tracing::error!(%error, "cache invalidation failed; clearing everything instead");
-            self.inner.entries.invalidate_all();
-        }
+        let entries = &self.inner.entries;
+        self.inner.checks.invalidate(|| {
+            // Only fails when closures are not enabled, and the builder always enables them.
+            if let Err(error) = entries.invalidate_entries_if(move |key, _| predicate(key)) {
+                tracing::error!(%error, "cache invalidation failed; clearing everything instead");
+                entries.invalidate_all();
+            }
+        });
+    }
+
+    /// How long an upstream call may take before the check fails with 503.
+    pub fn timeout(&self) -> Duration {
+        self.inner.checks.timeout()
+    }
+
+    /// Applies one deadline to the upstream calls started from now on.
+    pub(crate) fn set_timeout(&self, timeout: Duration) {
+        self.inner.checks.set_timeout(timeout);
     }
 
     /// The counters since the cache was built.
@@ -268,7 +249,7 @@ impl CachedAuthorizer {
             hits: inner.hits.load(Ordering::Relaxed),
             misses: inner.misses.load(Ordering::Relaxed),
             coalesced: inner.coalesced.load(Ordering::Relaxed),
-            errors: inner.errors.load(Ordering::Relaxed),
+            errors: inner.checks.errors(),
             stale_served: inner.stale_served.load(Ordering::Relaxed),
         }
     }
@@ -290,53 +271,24 @@ impl Authorizer for CachedAuthorizer {
     }
 }
 
-async fn ask_upstream(
-    inner: Arc<Inner>,
-    request: CheckRequest,
-    sender: watch::Sender<Option<Outcome>>,
-    generation: u64,
-) {
-    let outcome = match tokio::time::timeout(inner.timeout, inner.upstream.check(&request)).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err(AuthorizerError::Timeout(inner.timeout)),
-    };
-    if let Err(error) = &outcome {
-        inner.errors.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(%error, permission = %request.permission, resource = %request.resource, "upstream check failed");
-    }
-    {
-        // Under the in-flight lock, which invalidations take to bump the generation: either the
-        // decision lands before an invalidation (which then removes it) or it is not cached.
-        let mut in_flight = inner
-            .in_flight
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Ok(decision) = &outcome
-            && inner.generation.load(Ordering::Acquire) == generation
-        {
-            let decided_at = Instant::now();
-            let fresh_until = decided_at + inner.ttl_for(*decision);
-            inner.entries.insert(
-                request.clone(),
-                Entry {
-                    decision: *decision,
-                    decided_at,
-                    fresh_until,
-                },
-            );
-        }
-        // An invalidation may have replaced this call's entry with a newer call's.
-        if in_flight
-            .get(&request)
-            .is_some_and(|waiting| waiting.same_channel(&sender.subscribe()))
-        {
-            in_flight.remove(&request);
-        }
-    }
-    sender.send_replace(Some(outcome));
-}
-
 impl Inner {
+    fn fresh(&self, request: &CheckRequest) -> Option<Decision> {
+        self.entries
+            .get(request)
+            .filter(|entry| entry.fresh_until > Instant::now())
+            .map(|entry| entry.decision)
+    }
+
+    fn remember(&self, request: CheckRequest, decision: Decision) {
+        let decided_at = Instant::now();
+        let entry = Entry {
+            decision,
+            decided_at,
+            fresh_until: decided_at + self.ttl_for(decision),
+        };
+        self.entries.insert(request, entry);
+    }
+
     fn ttl_for(&self, decision: Decision) -> Duration {
         let ttl = if decision.is_allowed() {
             self.allow_ttl
@@ -410,7 +362,7 @@ impl CachedAuthorizerBuilder {
             deny_ttl: Duration::from_secs(5),
             jitter: 0.1,
             max_capacity: 100_000,
-            timeout: Duration::from_secs(2),
+            timeout: DEFAULT_UPSTREAM_TIMEOUT,
             stale_if_error: None,
         }
     }
@@ -466,17 +418,14 @@ impl CachedAuthorizerBuilder {
             inner: Arc::new(Inner {
                 upstream: self.upstream,
                 entries,
-                in_flight: Mutex::new(HashMap::new()),
+                checks: SingleFlight::new("authorization check", self.timeout),
                 allow_ttl: self.allow_ttl,
                 deny_ttl: self.deny_ttl,
                 jitter: self.jitter,
-                timeout: self.timeout,
                 stale_if_error: self.stale_if_error,
-                generation: AtomicU64::new(0),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
                 coalesced: AtomicU64::new(0),
-                errors: AtomicU64::new(0),
                 stale_served: AtomicU64::new(0),
             }),
         }

@@ -5,23 +5,31 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::future::Cache;
+use moka::sync::Cache;
 
 use super::{AuthorizerError, MembershipResolver};
+use crate::single_flight::{DEFAULT_UPSTREAM_TIMEOUT, FlightError, SingleFlight};
 
-/// A TTL cache in front of a [`MembershipResolver`]. Concurrent lookups of one (user,
-/// organization) make one call (moka `try_get_with`); errors are not cached; "no membership"
-/// is cached like an answer.
+type UserInOrganization = (String, String);
+
+/// A TTL cache in front of a [`MembershipResolver`], under the rule of every remote call on
+/// the request path: concurrent lookups of one (user, organization) make one call, run in a
+/// spawned task (a client that disconnects cancels nothing) and bounded by the upstream
+/// timeout (default 2 s); errors are never cached, and a lookup that overlapped an
+/// invalidation is answered but not cached. "No membership" is cached like an answer.
 #[derive(Clone)]
 pub struct MembershipCache {
     resolver: Arc<dyn MembershipResolver>,
-    memberships: Cache<(String, String), Option<String>>,
+    memberships: Cache<UserInOrganization, Option<String>>,
+    lookups: SingleFlight<UserInOrganization, Option<String>, AuthorizerError>,
 }
 
 impl fmt::Debug for MembershipCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MembershipCache")
             .field("entries", &self.memberships.entry_count())
+            .field("timeout", &self.lookups.timeout())
+            .field("errors", &self.lookups.errors())
             .finish_non_exhaustive()
     }
 }
@@ -42,7 +50,19 @@ impl MembershipCache {
         MembershipCache {
             resolver,
             memberships,
+            lookups: SingleFlight::new("membership lookup", DEFAULT_UPSTREAM_TIMEOUT),
         }
+    }
+
+    /// How long a lookup may take before it fails (default 2 s).
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        self.set_timeout(timeout);
+        self
+    }
+
+    /// Lookups that failed, timed out or ended without an answer.
+    pub fn errors(&self) -> u64 {
+        self.lookups.errors()
     }
 
     /// The active membership id of `user_id` in `organization_id`, or `None`.
@@ -52,10 +72,35 @@ impl MembershipCache {
         organization_id: &str,
     ) -> Result<Option<String>, AuthorizerError> {
         let key = (user_id.to_owned(), organization_id.to_owned());
-        self.memberships
-            .try_get_with(key, self.resolver.resolve(user_id, organization_id))
-            .await
-            .map_err(|error| (*error).clone())
+        if let Some(membership) = self.memberships.get(&key) {
+            return Ok(membership);
+        }
+        let resolver = self.resolver.clone();
+        let (memberships, stored_key) = (self.memberships.clone(), key.clone());
+        let lookup = key.clone();
+        let (_, answer) = self
+            .lookups
+            .run(
+                key.clone(),
+                || self.memberships.get(&key),
+                move || async move {
+                    let (user_id, organization_id) = lookup;
+                    let answer = resolver.resolve(&user_id, &organization_id).await;
+                    if let Err(error) = &answer {
+                        tracing::warn!(%error, "membership lookup failed");
+                    }
+                    answer
+                },
+                move |membership| memberships.insert(stored_key, membership.clone()),
+            )
+            .await;
+        answer.map_err(|error| match error {
+            FlightError::Failed(error) => error,
+            FlightError::Timeout(timeout) => AuthorizerError::Timeout(timeout),
+            FlightError::Abandoned => {
+                AuthorizerError::Unavailable("the membership lookup ended without an answer".into())
+            }
+        })
     }
 
     /// Forgets the memberships of one user.
@@ -72,16 +117,26 @@ impl MembershipCache {
 
     /// Forgets everything.
     pub fn invalidate_all(&self) {
-        self.memberships.invalidate_all();
+        self.lookups
+            .invalidate(|| self.memberships.invalidate_all());
     }
 
-    fn invalidate_if(&self, predicate: impl Fn(&(String, String)) -> bool + Send + Sync + 'static) {
-        if self
-            .memberships
-            .invalidate_entries_if(move |key, _| predicate(key))
-            .is_err()
-        {
-            self.memberships.invalidate_all();
-        }
+    pub(crate) fn set_timeout(&self, timeout: Duration) {
+        self.lookups.set_timeout(timeout);
+    }
+
+    fn invalidate_if(
+        &self,
+        predicate: impl Fn(&UserInOrganization) -> bool + Send + Sync + 'static,
+    ) {
+        let memberships = &self.memberships;
+        self.lookups.invalidate(|| {
+            if memberships
+                .invalidate_entries_if(move |key, _| predicate(key))
+                .is_err()
+            {
+                memberships.invalidate_all();
+            }
+        });
     }
 }

@@ -9,7 +9,8 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use jsonwebtoken::{AlgorithmFamily, jwk::AlgorithmParameters};
 
 /// Why a key or a JWKS document was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// A PEM, DER or JWK could not be parsed as a key of the stated kind.
     #[error("invalid {kind} key: {reason}")]
@@ -29,7 +30,20 @@ pub enum KeyError {
         url: String,
         /// What went wrong.
         reason: String,
+        /// The transport error, when there is one.
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
+}
+
+impl KeyError {
+    pub(crate) fn fetch(url: &str, reason: impl Into<String>) -> Self {
+        KeyError::Fetch {
+            url: url.to_owned(),
+            reason: reason.into(),
+            source: None,
+        }
+    }
 }
 
 /// One public key (or HMAC secret) a token may be verified with.

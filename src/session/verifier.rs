@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::keys::{KeyError, KeySet, VerificationKey, parse_jwks};
 use super::{Session, SessionClaims, strict_json};
+use crate::single_flight::{DEFAULT_UPSTREAM_TIMEOUT, FlightError, SingleFlight};
 use crate::support::unix_now;
 
 /// Tokens longer than this are refused before any decoding (WorkOS tokens are ~1 KiB; browsers
@@ -23,7 +24,7 @@ use crate::support::unix_now;
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// Why a token was refused. Every variant but [`TokenError::KeysUnavailable`] means the token
-/// is not acceptable (401); that one means no key could be loaded to judge it (503).
+/// is not acceptable (401); that one means the keys to judge it could not be loaded (503).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     /// The token is longer than [`MAX_TOKEN_BYTES`].
@@ -73,9 +74,11 @@ pub enum TokenError {
     /// event) while its token was still unexpired.
     #[error("session revoked")]
     SessionRevoked,
-    /// No verification key could be loaded (the JWKS URL has never answered).
-    #[error("verification keys unavailable: {0}")]
-    KeysUnavailable(String),
+    /// The token needs a key that is not loaded, and the JWKS could not be fetched (it failed
+    /// or did not answer within the upstream timeout). Not the token's fault: a 503, never a
+    /// 401, and the next request asks again. Why the fetch failed is logged, never echoed.
+    #[error("verification keys unavailable")]
+    KeysUnavailable,
 }
 
 /// Verifies session tokens and turns them into [`Session`]s.
@@ -150,10 +153,23 @@ struct RemoteJwks {
     http: reqwest::Client,
     cooldown: Duration,
     refresh_interval: Duration,
-    // Held across a fetch, so requests that need the same refresh wait for it and share it.
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    // Every fetch (for an unknown kid, the periodic refresh, a prefetch) goes through it:
+    // one at a time, bounded by the upstream timeout, run in a spawned task.
+    fetches: SingleFlight<(), Arc<KeySet>, KeyError>,
+    // When the JWKS last answered with a usable set. Only such an answer may say that a kid
+    // is unknown: a fetch that failed says nothing about the token.
+    answered_at: std::sync::Mutex<Option<Instant>>,
     unknown_kids: Cache<String, ()>,
     refresher_started: AtomicBool,
+}
+
+impl RemoteJwks {
+    fn answered_within(&self, window: Duration) -> bool {
+        self.answered_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_some_and(|at| at.elapsed() < window)
+    }
 }
 
 /// What a verification without waiting for the network found.
@@ -181,13 +197,18 @@ impl SessionVerifier {
     /// Loads the JWKS now instead of on the first request. Does nothing for static keys.
     pub async fn prefetch(&self) -> Result<(), KeyError> {
         match &self.inner.remote {
-            Some(remote) => {
-                let mut last_fetch = remote.last_fetch.lock().await;
-                *last_fetch = Some(Instant::now());
-                let keys = remote.fetch().await?;
-                self.inner.install(keys);
-                Ok(())
-            }
+            Some(remote) => match self.inner.fetch_keys(remote, None).await {
+                Ok(_) => Ok(()),
+                Err(FlightError::Failed(error)) => Err(error),
+                Err(FlightError::Timeout(timeout)) => Err(KeyError::fetch(
+                    &remote.url,
+                    format!("no answer within {timeout:?}"),
+                )),
+                Err(FlightError::Abandoned) => Err(KeyError::fetch(
+                    &remote.url,
+                    "the fetch ended without an answer",
+                )),
+            },
             None => Ok(()),
         }
     }
@@ -197,13 +218,17 @@ impl SessionVerifier {
             Ok(header) => header.kid,
             Err(error) => return Err(error),
         };
-        self.inner.refresh_for(kid.as_deref()).await?;
+        self.inner.load_keys_for(kid.as_deref()).await?;
         match self.verify_with_loaded_keys(token) {
             Attempt::Done(result) => result,
-            Attempt::NeedsKeys if self.inner.keys.load().is_empty() => Err(
-                TokenError::KeysUnavailable("the JWKS has not been loaded".into()),
-            ),
             Attempt::NeedsKeys => Err(TokenError::UnknownKeyId),
+        }
+    }
+
+    /// Applies one deadline to the JWKS fetches started from now on.
+    pub(crate) fn set_upstream_timeout(&self, timeout: Duration) {
+        if let Some(remote) = &self.inner.remote {
+            remote.fetches.set_timeout(timeout);
         }
     }
 
@@ -482,8 +507,8 @@ impl Inner {
         Ok(Session::new(claims, raw))
     }
 
-    fn install(&self, next: KeySet) {
-        let previous = self.keys.swap(Arc::new(next));
+    fn install(&self, next: Arc<KeySet>) {
+        let previous = self.keys.swap(next);
         if previous.loses_keys_in(&self.keys.load()) {
             self.key_generation.fetch_add(1, Ordering::AcqRel);
             self.verified.invalidate_all();
@@ -491,56 +516,76 @@ impl Inner {
         }
     }
 
-    async fn refresh_for(&self, kid: Option<&str>) -> Result<(), TokenError> {
+    /// Fetches the JWKS (one fetch at a time, under the upstream timeout) and installs it.
+    /// With `reuse_within`, a set that answered that recently is taken instead.
+    async fn fetch_keys(
+        self: &Arc<Self>,
+        remote: &RemoteJwks,
+        reuse_within: Option<Duration>,
+    ) -> Result<Arc<KeySet>, FlightError<KeyError>> {
+        let (http, url) = (remote.http.clone(), remote.url.clone());
+        let verifier = self.clone();
+        let (_, answer) = remote
+            .fetches
+            .run(
+                (),
+                || {
+                    reuse_within
+                        .filter(|window| remote.answered_within(*window))
+                        .map(|_| self.keys.load_full())
+                },
+                move || async move {
+                    fetch_jwks(&http, &url).await.map(Arc::new).inspect_err(|error| {
+                        tracing::warn!(%error, "JWKS fetch failed; keeping the last good key set");
+                    })
+                },
+                move |keys| {
+                    if let Some(remote) = &verifier.remote {
+                        *remote
+                            .answered_at
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+                            Some(Instant::now());
+                    }
+                    verifier.install(keys.clone());
+                },
+            )
+            .await;
+        answer
+    }
+
+    /// Makes sure the key a token names is loaded, fetching the JWKS when it is not.
+    ///
+    /// A kid is declared unknown (401) only by a JWKS that answered: within the cooldown of
+    /// its last answer (at most one refetch per cooldown for unknown kids, so a flood of
+    /// random kids cannot hammer the JWKS) or by the fetch made now. A fetch that failed is
+    /// [`TokenError::KeysUnavailable`] (503) and marks nothing: the next request asks again.
+    async fn load_keys_for(self: &Arc<Self>, kid: Option<&str>) -> Result<(), TokenError> {
         let Some(remote) = &self.remote else {
             return Ok(());
+        };
+        let has_key = |keys: &KeySet| match kid {
+            Some(kid) => keys.contains_kid(kid),
+            None => !keys.is_empty(),
         };
         if let Some(kid) = kid
             && remote.unknown_kids.contains_key(kid)
         {
             return Err(TokenError::UnknownKeyId);
         }
-        let mut last_fetch = remote.last_fetch.lock().await;
-        let keys = self.keys.load();
-        let satisfied = match kid {
-            Some(kid) => keys.contains_kid(kid),
-            None => !keys.is_empty(),
-        };
-        if satisfied {
+        if has_key(&self.keys.load()) {
             return Ok(());
         }
-        // Without any key every request fails, so retry sooner than the unknown-kid cooldown.
-        let cooldown = if keys.is_empty() {
-            remote.cooldown.min(Duration::from_secs(1))
-        } else {
-            remote.cooldown
-        };
-        let within_cooldown = last_fetch.is_some_and(|at| at.elapsed() < cooldown);
-        if !within_cooldown {
-            *last_fetch = Some(Instant::now());
-            match remote.fetch().await {
-                Ok(next) => self.install(next),
-                Err(error) => {
-                    tracing::warn!(%error, "JWKS refresh failed; keeping the last good key set");
-                    if self.keys.load().is_empty() {
-                        return Err(TokenError::KeysUnavailable(error.to_string()));
-                    }
+        match self.fetch_keys(remote, Some(remote.cooldown)).await {
+            Ok(keys) if has_key(&keys) => Ok(()),
+            Ok(_) => {
+                if let Some(kid) = kid {
+                    remote.unknown_kids.insert(kid.to_owned(), ());
                 }
+                Err(TokenError::UnknownKeyId)
             }
+            Err(_) => Err(TokenError::KeysUnavailable),
         }
-        let keys = self.keys.load();
-        if keys.is_empty() {
-            return Err(TokenError::KeysUnavailable(
-                "the JWKS has not been loaded".into(),
-            ));
-        }
-        if let Some(kid) = kid
-            && !keys.contains_kid(kid)
-        {
-            remote.unknown_kids.insert(kid.to_owned(), ());
-            return Err(TokenError::UnknownKeyId);
-        }
-        Ok(())
     }
 
     fn start_refresher(self: &Arc<Self>) {
@@ -586,50 +631,44 @@ async fn refresh_periodically(verifier: Weak<Inner>, interval: Duration) {
             return;
         };
         let Some(remote) = &inner.remote else { return };
-        let mut last_fetch = remote.last_fetch.lock().await;
-        *last_fetch = Some(Instant::now());
-        match remote.fetch().await {
-            Ok(next) => inner.install(next),
-            Err(error) => {
-                tracing::warn!(%error, "periodic JWKS refresh failed; keeping the last good key set")
-            }
-        }
+        // A failure is logged by the fetch itself; the last good set stays.
+        let _ = inner.fetch_keys(remote, None).await;
     }
 }
 
 /// The largest JWKS document accepted; real ones are a few KiB.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
 
-impl RemoteJwks {
-    async fn fetch(&self) -> Result<KeySet, KeyError> {
-        let fail = |reason: String| KeyError::Fetch {
-            url: self.url.clone(),
-            reason,
-        };
-        let mut response = self
-            .http
-            .get(&self.url)
-            .send()
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(fail(format!("status {}", response.status())));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(fail(format!("document larger than {MAX_JWKS_BYTES} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let keys = KeySet::from_jwks(&body)?;
-        // An empty set would lock every user out; it is treated as a failed refresh.
-        if keys.is_empty() {
-            return Err(KeyError::InvalidJwks("no usable signature key".into()));
-        }
-        tracing::debug!(url = %self.url, "JWKS fetched");
-        Ok(keys)
+async fn fetch_jwks(http: &reqwest::Client, url: &str) -> Result<KeySet, KeyError> {
+    let transport = |error: reqwest::Error| KeyError::Fetch {
+        url: url.to_owned(),
+        reason: "the request failed".into(),
+        source: Some(Arc::new(error.without_url())),
+    };
+    let mut response = http.get(url).send().await.map_err(transport)?;
+    if !response.status().is_success() {
+        return Err(KeyError::fetch(
+            url,
+            format!("status {}", response.status()),
+        ));
     }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > MAX_JWKS_BYTES {
+            return Err(KeyError::fetch(
+                url,
+                format!("document larger than {MAX_JWKS_BYTES} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let keys = KeySet::from_jwks(&body)?;
+    // An empty set would lock every user out; it is treated as a failed refresh.
+    if keys.is_empty() {
+        return Err(KeyError::InvalidJwks("no usable signature key".into()));
+    }
+    tracing::debug!(url, "JWKS fetched");
+    Ok(keys)
 }
 
 /// Where keys come from, set on [`SessionVerifierBuilder`].
@@ -652,6 +691,7 @@ pub struct SessionVerifierBuilder {
     refresh_interval: Duration,
     unknown_kid_cooldown: Duration,
     unknown_kid_capacity: u64,
+    upstream_timeout: Duration,
     cache_capacity: u64,
     http: Option<reqwest::Client>,
 }
@@ -666,6 +706,7 @@ impl fmt::Debug for SessionVerifierBuilder {
             .field("leeway", &self.leeway)
             .field("refresh_interval", &self.refresh_interval)
             .field("unknown_kid_cooldown", &self.unknown_kid_cooldown)
+            .field("upstream_timeout", &self.upstream_timeout)
             .field("cache_capacity", &self.cache_capacity)
             .finish_non_exhaustive()
     }
@@ -681,6 +722,7 @@ impl Default for SessionVerifierBuilder {
             leeway: Duration::ZERO,
             refresh_interval: Duration::from_secs(600),
             unknown_kid_cooldown: Duration::from_secs(30),
+            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             unknown_kid_capacity: 1024,
             cache_capacity: 10_000,
             http: None,
@@ -701,8 +743,8 @@ pub enum VerifierConfigError {
     #[error("the algorithm allowlist is empty")]
     NoAlgorithms,
     /// The HTTP client for the JWKS could not be built.
-    #[error("HTTP client: {0}")]
-    Http(String),
+    #[error("the HTTP client for the JWKS could not be built")]
+    Http(#[source] reqwest::Error),
     /// A key was refused.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -779,13 +821,22 @@ impl SessionVerifierBuilder {
         self
     }
 
+    /// How long a JWKS fetch may take (default 2 s): requests waiting for keys get 503 by
+    /// then. [`AuthzBuilder::upstream_timeout`](crate::AuthzBuilder::upstream_timeout)
+    /// sets it together with the other remote calls.
+    pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
+        self.upstream_timeout = timeout;
+        self
+    }
+
     /// How many verified tokens are kept (default 10,000).
     pub fn cache_capacity(mut self, capacity: u64) -> Self {
         self.cache_capacity = capacity;
         self
     }
 
-    /// The HTTP client used to fetch the JWKS (default: rustls, 5 s timeout).
+    /// The HTTP client used to fetch the JWKS (default: rustls; each fetch is bounded by the
+    /// upstream timeout whatever the client's own).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -802,17 +853,18 @@ impl SessionVerifierBuilder {
             Some(KeySource::Url(url)) => {
                 let http = match self.http {
                     Some(http) => http,
+                    // No timeout of its own: every fetch is cut off at the upstream timeout.
                     None => reqwest::Client::builder()
-                        .timeout(Duration::from_secs(5))
                         .build()
-                        .map_err(|e| VerifierConfigError::Http(e.to_string()))?,
+                        .map_err(VerifierConfigError::Http)?,
                 };
                 let remote = RemoteJwks {
                     url,
                     http,
                     cooldown: self.unknown_kid_cooldown,
                     refresh_interval: self.refresh_interval,
-                    last_fetch: tokio::sync::Mutex::new(None),
+                    fetches: SingleFlight::new("JWKS fetch", self.upstream_timeout),
+                    answered_at: std::sync::Mutex::new(None),
                     unknown_kids: Cache::builder()
                         .max_capacity(self.unknown_kid_capacity)
                         .time_to_live(self.unknown_kid_cooldown)

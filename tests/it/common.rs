@@ -250,6 +250,8 @@ pub(crate) enum JwksMode {
     Garbage,
     /// 200 with the current document followed by 2 MiB of whitespace (valid JSON, too big).
     Huge,
+    /// Never answers (the request is counted).
+    Hang,
 }
 
 struct JwksState {
@@ -319,6 +321,15 @@ impl JwksServer {
 }
 
 async fn serve_jwks(State(shared): State<JwksShared>, request: Request) -> Response {
+    let response = jwks_response(&shared, &request);
+    match response {
+        Some(response) => response,
+        None => std::future::pending().await,
+    }
+}
+
+/// `None`: hang.
+fn jwks_response(shared: &JwksShared, request: &Request) -> Option<Response> {
     // Counting, logging and reading the document happen under one lock: a fetch counted after
     // a change to the document has seen that change.
     let mut state = shared.state.lock().unwrap();
@@ -326,7 +337,8 @@ async fn serve_jwks(State(shared): State<JwksShared>, request: Request) -> Respo
     state
         .log
         .push((Instant::now(), request.uri().path().to_owned()));
-    match state.mode {
+    Some(match state.mode {
+        JwksMode::Hang => return None,
         JwksMode::Up => (
             [(header::CONTENT_TYPE, "application/json")],
             state.document.to_string(),
@@ -343,7 +355,7 @@ async fn serve_jwks(State(shared): State<JwksShared>, request: Request) -> Respo
             "<html>not a key set</html>",
         )
             .into_response(),
-    }
+    })
 }
 
 /// Serves `app` on a fresh loopback port and returns its address.

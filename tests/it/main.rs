@@ -12,6 +12,7 @@ mod guards;
 mod local_policy;
 mod local_reference_model;
 mod local_rules;
+mod request_path;
 mod resource_cache;
 mod resource_guards;
 mod session_jwks;

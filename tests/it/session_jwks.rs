@@ -171,11 +171,15 @@ async fn a_jwks_server_that_goes_down_keeps_the_last_good_key_set() {
         .await;
         assert!(refetched, "{mode:?}: no refetch was attempted");
         assert_eq!(jwks.fetches(), 2, "{mode:?}: one failed refetch");
+        // Within the cooldown the set that answered says the kids are unknown (401); the kid
+        // that needed the failed refetch is not the token's fault (503).
+        let failed = outcomes.pop().expect("at least one outcome").unwrap_err();
+        assert_eq!(failed, TokenError::KeysUnavailable, "{mode:?}");
         for outcome in outcomes {
             assert_eq!(
                 outcome.unwrap_err(),
                 TokenError::UnknownKeyId,
-                "{mode:?}: an unknown kid stays a 401 while the JWKS is down, not a 503"
+                "{mode:?}: within the cooldown of an answered JWKS"
             );
         }
 
@@ -479,7 +483,7 @@ async fn a_flood_while_the_jwks_is_down_does_not_hammer_it() {
     while let Some(result) = tasks.join_next().await {
         let error = result.unwrap().unwrap_err();
         assert!(
-            matches!(error, TokenError::KeysUnavailable(_)),
+            matches!(error, TokenError::KeysUnavailable),
             "no key was ever loaded: 503, not 401 ({error:?})"
         );
     }
