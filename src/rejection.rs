@@ -154,15 +154,7 @@ impl AuthzRejection {
 
 /// RFC 6750 attribute values may not contain `"` or `\` and must be visible ASCII.
 fn quotable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect()
+    crate::support::printable(text, usize::MAX)
 }
 
 /// Renders [`AuthzRejection`]s as responses. Implement it to change every refusal the

@@ -27,7 +27,51 @@ pub(crate) fn random_bytes(bytes: &mut [u8]) {
 pub(crate) fn random_hex(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     random_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&bytes)
+}
+
+/// `bytes` as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    text
+}
+
+/// The bytes of `text` read as hex digits (either case); `None` for an odd length or a
+/// character that is not a hex digit.
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            let high = char::from(pair[0]).to_digit(16)?;
+            let low = char::from(pair[1]).to_digit(16)?;
+            u8::try_from(high * 16 + low).ok()
+        })
+        .collect()
+}
+
+/// `text` fit for a log line or a response: printable ASCII only (anything else, and the
+/// quote and backslash that would end or escape a quoted value, become a space), at most
+/// `max_chars` characters. For text that may come from an attacker (token headers, parser
+/// messages quoting them) or must sit inside an RFC 6750 quoted attribute.
+pub(crate) fn printable(text: &str, max_chars: usize) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(max_chars)
+        .collect()
 }
 
 /// A uniformly random number in `[0, 1)`.
@@ -49,6 +93,22 @@ pub(crate) fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_round_trips_and_refuses_what_is_not_hex() {
+        let bytes = [0x00, 0x0f, 0xa5, 0xff];
+        assert_eq!(hex(&bytes), "000fa5ff");
+        assert_eq!(unhex("000FA5ff").as_deref(), Some(&bytes[..]));
+        for bad in ["0", "zz", "é0", "0g"] {
+            assert_eq!(unhex(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn printable_text_has_no_control_characters_quotes_or_excess() {
+        assert_eq!(printable("a\"b\\c\nd\u{7f}é", 100), "a b c d  ");
+        assert_eq!(printable("abcdef", 3), "abc");
+    }
 
     #[test]
     fn random_values_differ_and_fractions_stay_in_the_unit_interval() {

@@ -26,7 +26,7 @@ use http::{HeaderMap, StatusCode};
 
 use super::Authz;
 use crate::rejection::AuthzRejection;
-use crate::workos::webhook::{self, SIGNATURE_HEADER, WebhookError};
+use crate::workos::webhook::{SIGNATURE_HEADER, WebhookError, WebhookVerifier};
 use crate::workos::{Event, ListEvents, WorkOsClient, WorkOsError};
 
 /// How long a revoked session id is remembered: WorkOS access tokens live minutes, so an hour
@@ -138,24 +138,19 @@ impl Authz {
     /// An axum handler for WorkOS webhooks, verifying `WorkOS-Signature` (HMAC-SHA256 with
     /// `secret`, constant-time comparison, 180 s tolerance) before applying the event.
     ///
-    /// A missing, malformed, stale or wrong signature is 401 and changes nothing; a signed
-    /// body that is not an event is 400; an applied event is 200. Mount it outside
-    /// [`Authz::layer`]: WorkOS sends no session token.
-    pub fn webhook_handler(&self, secret: impl Into<Vec<u8>>) -> MethodRouter {
+    /// A missing, malformed, stale or wrong signature is 401 and changes nothing, and so is a
+    /// signature already accepted (a replayed delivery); a signed body that is not an event
+    /// is 400; an applied event is 200. Mount it outside [`Authz::layer`]: WorkOS sends no
+    /// session token.
+    pub fn webhook_handler(&self, secret: impl AsRef<[u8]>) -> MethodRouter {
         let authz = self.clone();
-        let secret: Arc<[u8]> = secret.into().into();
+        let verifier = WebhookVerifier::new(secret);
         post(move |headers: HeaderMap, body: Bytes| async move {
             let signature = headers
                 .get(SIGNATURE_HEADER)
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or("");
-            match webhook::verify_webhook(
-                signature,
-                &body,
-                &secret,
-                webhook::DEFAULT_TOLERANCE,
-                SystemTime::now(),
-            ) {
+            match verifier.verify(signature, &body, SystemTime::now()) {
                 Ok(event) => {
                     authz.apply_event(&event);
                     (

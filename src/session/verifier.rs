@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::keys::{KeyError, KeySet, VerificationKey, parse_jwks};
 use super::{Session, SessionClaims, strict_json};
 use crate::single_flight::{DEFAULT_UPSTREAM_TIMEOUT, FlightError, SingleFlight};
-use crate::support::unix_now;
+use crate::support::{printable, unix_now};
 
 /// Tokens longer than this are refused before any decoding (WorkOS tokens are ~1 KiB; browsers
 /// cap cookies at 4 KiB).
@@ -352,7 +352,7 @@ fn parse_header<'t>(token: &'t str, rules: &Rules) -> Result<Header<'t>, TokenEr
         .parse::<Algorithm>()
         .ok()
         .filter(|alg| rules.algorithms.contains(alg))
-        .ok_or_else(|| TokenError::AlgorithmNotAllowed(printable(algorithm)))?;
+        .ok_or_else(|| TokenError::AlgorithmNotAllowed(printable(algorithm, 32)))?;
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= 256 => Some(kid.clone()),
@@ -375,22 +375,8 @@ fn parse_header<'t>(token: &'t str, rules: &Rules) -> Result<Header<'t>, TokenEr
 /// `SystemTime` arithmetic.
 const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
 
-/// A parser message fit for a response and a log line: printable ASCII, bounded length.
-fn sanitized(message: &str) -> String {
-    message
-        .chars()
-        .map(|c| if c.is_ascii_graphic() { c } else { ' ' })
-        .take(160)
-        .collect()
-}
-
-/// A header value fit to echo in an error message: short, printable, without quotes.
-fn printable(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
-        .take(32)
-        .collect()
-}
+/// How much of a parser message or a header value is echoed in an error.
+const ECHOED_CHARS: usize = 160;
 
 impl Inner {
     fn is_revoked(&self, session: &Session) -> bool {
@@ -452,7 +438,7 @@ impl Inner {
             return Err(TokenError::InvalidSignature);
         }
         let claims = strict_json::parse_object(&decode_segment(header.claims, "claims")?)
-            .map_err(|error| TokenError::InvalidClaims(sanitized(&error)))?;
+            .map_err(|error| TokenError::InvalidClaims(printable(&error, ECHOED_CHARS)))?;
         self.session_from(claims, now)
     }
 
@@ -470,8 +456,9 @@ impl Inner {
             }
         }
         let raw = Value::Object(raw);
-        let claims = SessionClaims::deserialize(&raw)
-            .map_err(|error| TokenError::InvalidClaims(sanitized(&error.to_string())))?;
+        let claims = SessionClaims::deserialize(&raw).map_err(|error| {
+            TokenError::InvalidClaims(printable(&error.to_string(), ECHOED_CHARS))
+        })?;
         let rules = &self.rules;
         if claims.sub.is_empty() {
             return Err(TokenError::InvalidClaims("sub is empty".into()));

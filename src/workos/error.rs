@@ -31,6 +31,9 @@ pub enum ErrorKind {
     Transport,
     /// WorkOS answered with a success status but a body that is not the expected JSON.
     Decode,
+    /// The call was refused before anything was sent: an argument cannot be a path segment
+    /// (empty, `.` or `..`, which would address another object than the one named).
+    InvalidArgument,
     /// Any other error status (400, 403, ...).
     Other,
 }

@@ -410,6 +410,19 @@ impl WorkOsClient {
     }
 
     fn url_for(&self, request: &ApiRequest) -> Result<Url, WorkOsError> {
+        // Escaping leaves `.` alone, and a URL resolves `.` and `..` segments (and an empty id
+        // leaves a trailing slash): `delete_permission("..")` would act on another path.
+        if let Some(bad) = request
+            .path
+            .split('/')
+            .skip(1)
+            .find(|segment| matches!(*segment, "" | "." | ".."))
+        {
+            return Err(WorkOsError::new(
+                ErrorKind::InvalidArgument,
+                format!("{bad:?} cannot name an object in a request path"),
+            ));
+        }
         let mut url =
             Url::parse(&format!("{}{}", self.inner.base_url, request.path)).map_err(|error| {
                 WorkOsError::new(

@@ -5,20 +5,24 @@
 //! bytes, before any JSON parsing:
 //!
 //! ```
-//! use std::time::{Duration, SystemTime};
-//! use workos_authz::workos::webhook::{DEFAULT_TOLERANCE, sign_webhook, verify_webhook};
+//! use std::time::SystemTime;
+//! use workos_authz::workos::webhook::{WebhookError, WebhookVerifier, sign_webhook};
 //!
 //! let body = br#"{"id":"event_1","event":"role.updated","data":{},"created_at":"2026-01-01T00:00:00Z"}"#;
-//! let secret = b"whsec_example";
+//! let verifier = WebhookVerifier::new("whsec_example");
 //! let now = SystemTime::now();
-//! let header = sign_webhook(body, secret, now); // what WorkOS would send
-//! let event = verify_webhook(&header, body, secret, DEFAULT_TOLERANCE, now).unwrap();
+//! let header = sign_webhook(body, b"whsec_example", now); // what WorkOS would send
+//! let event = verifier.verify(&header, body, now).unwrap();
 //! assert_eq!(event.event, "role.updated");
+//! // The same delivery again is a replay.
+//! assert!(matches!(verifier.verify(&header, body, now), Err(WebhookError::Replayed)));
 //! ```
 
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::hmac;
+use moka::sync::Cache;
 
 use super::events::Event;
 
@@ -57,6 +61,71 @@ pub enum WebhookError {
     /// The signature is valid but the body is not a WorkOS event.
     #[error("the webhook body is not a WorkOS event: {0}")]
     InvalidPayload(#[source] serde_json::Error),
+    /// This signature was already accepted ([`WebhookVerifier`] only): a replayed delivery.
+    #[error("the webhook signature was already accepted: a replay")]
+    Replayed,
+}
+
+/// How many accepted signatures a [`WebhookVerifier`] remembers; far more than WorkOS sends
+/// within two tolerance windows.
+const REMEMBERED_SIGNATURES: u64 = 100_000;
+
+/// Verifies webhooks for one endpoint secret, and refuses a signature it already accepted.
+///
+/// A signature is valid only within the tolerance of its timestamp, so remembering accepted
+/// signatures for twice the tolerance is enough to refuse every replay of a captured
+/// delivery; [`verify_webhook`] alone cannot, since it keeps no state.
+#[derive(Clone)]
+pub struct WebhookVerifier {
+    key: hmac::Key,
+    tolerance: Duration,
+    accepted: Cache<[u8; 32], ()>,
+}
+
+impl fmt::Debug for WebhookVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookVerifier")
+            .field("tolerance", &self.tolerance)
+            .field("remembered", &self.accepted.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookVerifier {
+    /// A verifier for the endpoint's webhook `secret`, with [`DEFAULT_TOLERANCE`].
+    pub fn new(secret: impl AsRef<[u8]>) -> Self {
+        WebhookVerifier::with_tolerance(secret, DEFAULT_TOLERANCE)
+    }
+
+    /// A verifier accepting timestamps up to `tolerance` from now either way.
+    pub fn with_tolerance(secret: impl AsRef<[u8]>, tolerance: Duration) -> Self {
+        let remember_for = tolerance.saturating_mul(2).max(Duration::from_secs(1));
+        WebhookVerifier {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret.as_ref()),
+            tolerance,
+            accepted: Cache::builder()
+                .max_capacity(REMEMBERED_SIGNATURES)
+                .time_to_live(remember_for)
+                .build(),
+        }
+    }
+
+    /// Like [`verify_webhook`], and refuses ([`WebhookError::Replayed`]) a signature this
+    /// verifier has accepted before.
+    pub fn verify(
+        &self,
+        signature_header: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Event, WebhookError> {
+        let signature = verified_signature(signature_header, body, &self.key, self.tolerance, now)?;
+        let event: Event = serde_json::from_slice(body).map_err(WebhookError::InvalidPayload)?;
+        // One atomic insert: of two concurrent deliveries of one signature, one is accepted.
+        if !self.accepted.entry(signature).or_insert(()).is_fresh() {
+            return Err(WebhookError::Replayed);
+        }
+        Ok(event)
+    }
 }
 
 /// Checks the signature header of a webhook and, when it is genuine and recent, parses its
@@ -66,6 +135,9 @@ pub enum WebhookError {
 /// `secret` the endpoint's webhook secret, `tolerance` how old (or how far ahead) the
 /// signature's timestamp may be ([`DEFAULT_TOLERANCE`]), and `now` the current time (a
 /// parameter so tests control it). Signatures are compared in constant time.
+///
+/// Stateless, so a captured delivery replayed within the tolerance verifies again: a handler
+/// should use [`WebhookVerifier`], which remembers what it accepted.
 pub fn verify_webhook(
     signature_header: &str,
     body: &[u8],
@@ -73,12 +145,25 @@ pub fn verify_webhook(
     tolerance: Duration,
     now: SystemTime,
 ) -> Result<Event, WebhookError> {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    verified_signature(signature_header, body, &key, tolerance, now)?;
+    serde_json::from_slice(body).map_err(WebhookError::InvalidPayload)
+}
+
+/// The signature of the header that matches `body`, if the header is well formed and recent.
+fn verified_signature(
+    signature_header: &str,
+    body: &[u8],
+    key: &hmac::Key,
+    tolerance: Duration,
+    now: SystemTime,
+) -> Result<[u8; 32], WebhookError> {
     let header = signature_header.trim();
     if header.is_empty() {
         return Err(WebhookError::MissingSignature);
     }
     let mut timestamp: Option<&str> = None;
-    let mut signatures: Vec<Vec<u8>> = Vec::new();
+    let mut signatures: Vec<[u8; 32]> = Vec::new();
     for entry in header.split(',').take(MAX_HEADER_ENTRIES) {
         let Some((name, value)) = entry.trim().split_once('=') else {
             return Err(WebhookError::MalformedSignature(
@@ -107,7 +192,11 @@ pub fn verify_webhook(
         return Err(WebhookError::MalformedSignature("no v1= signature"));
     }
 
-    let signed_at = UNIX_EPOCH + Duration::from_millis(signed_at_ms);
+    let signed_at = UNIX_EPOCH
+        .checked_add(Duration::from_millis(signed_at_ms))
+        .ok_or(WebhookError::MalformedSignature(
+            "t is not a representable time",
+        ))?;
     let distance = match now.duration_since(signed_at) {
         Ok(age) => age,
         Err(ahead) => ahead.duration(),
@@ -119,15 +208,11 @@ pub fn verify_webhook(
         });
     }
 
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
     let message = signed_message(timestamp, body);
-    if !signatures
-        .iter()
-        .any(|signature| hmac::verify(&key, &message, signature).is_ok())
-    {
-        return Err(WebhookError::SignatureMismatch);
-    }
-    serde_json::from_slice(body).map_err(WebhookError::InvalidPayload)
+    signatures
+        .into_iter()
+        .find(|signature| hmac::verify(key, &message, signature).is_ok())
+        .ok_or(WebhookError::SignatureMismatch)
 }
 
 /// The `WorkOS-Signature` header WorkOS would send for `body` at `at`: for testing webhook
@@ -140,12 +225,7 @@ pub fn sign_webhook(body: &[u8], secret: &[u8], at: SystemTime) -> String {
     let timestamp = millis.to_string();
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
     let tag = hmac::sign(&key, &signed_message(&timestamp, body));
-    let hex: String = tag
-        .as_ref()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("t={timestamp}, v1={hex}")
+    format!("t={timestamp}, v1={}", crate::support::hex(tag.as_ref()))
 }
 
 fn signed_message(timestamp: &str, body: &[u8]) -> Vec<u8> {
@@ -157,18 +237,8 @@ fn signed_message(timestamp: &str, body: &[u8]) -> Vec<u8> {
 }
 
 /// A SHA-256 HMAC in hex: exactly 64 hex digits, either case.
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 {
-        return None;
-    }
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| {
-            let high = char::from(pair[0]).to_digit(16)?;
-            let low = char::from(pair[1]).to_digit(16)?;
-            u8::try_from(high * 16 + low).ok()
-        })
-        .collect()
+fn decode_hex(text: &str) -> Option<[u8; 32]> {
+    crate::support::unhex(text)?.try_into().ok()
 }
 
 #[cfg(test)]
@@ -274,6 +344,36 @@ mod tests {
     }
 
     #[test]
+    fn a_timestamp_past_any_representable_time_is_refused_without_panicking() {
+        let signed = sign_webhook(BODY, SECRET, now());
+        let (_, v1) = signed.split_once(", ").unwrap_or_default();
+        let header = format!("t={}, {v1}", u64::MAX);
+        // Representable on some platforms (then far too far ahead), not on others.
+        assert!(matches!(
+            verify_webhook(&header, BODY, SECRET, DEFAULT_TOLERANCE, now()),
+            Err(WebhookError::MalformedSignature(_) | WebhookError::StaleTimestamp { .. })
+        ));
+    }
+
+    #[test]
+    fn a_replayed_signature_is_refused_and_others_still_pass() {
+        let verifier = WebhookVerifier::new(SECRET);
+        let header = sign_webhook(BODY, SECRET, now());
+        assert!(verifier.verify(&header, BODY, now()).is_ok());
+        let replay = verifier.verify(&header, BODY, now() + Duration::from_secs(60));
+        assert!(matches!(replay, Err(WebhookError::Replayed)), "{replay:?}");
+        // Another delivery (another timestamp, so another signature) of the same event passes.
+        let redelivered = sign_webhook(BODY, SECRET, now() + Duration::from_secs(1));
+        assert!(verifier.verify(&redelivered, BODY, now()).is_ok());
+        // A bad signature is refused as such, not remembered.
+        let wrong = sign_webhook(BODY, b"another secret", now());
+        assert!(matches!(
+            verifier.verify(&wrong, BODY, now()),
+            Err(WebhookError::SignatureMismatch)
+        ));
+    }
+
+    #[test]
     fn a_signed_body_that_is_not_an_event_is_refused() {
         let body = b"not json";
         let header = sign_webhook(body, SECRET, now());
@@ -285,8 +385,10 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn any_header_is_answered_without_panicking(header in ".{0,200}") {
-            let _ = verify_webhook(&header, BODY, SECRET, DEFAULT_TOLERANCE, now());
+        fn a_random_header_is_refused(header in ".{0,200}") {
+            proptest::prop_assert!(
+                verify_webhook(&header, BODY, SECRET, DEFAULT_TOLERANCE, now()).is_err()
+            );
         }
 
         #[test]

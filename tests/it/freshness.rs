@@ -313,6 +313,20 @@ async fn a_signed_membership_webhook_ends_access_at_once_and_a_bad_one_changes_n
         before.hits + 1,
         "alice's decision was dropped too"
     );
+
+    // The same delivery replayed within the tolerance is refused, and invalidates nothing.
+    let reply = fixture.webhook(&body, Some(good.as_str())).await;
+    assert_problem(&reply, 401, "replayed webhook");
+    let before = fixture.stats();
+    assert_eq!(
+        fixture.get("/projects/proj_apollo", &alice).await.status,
+        200
+    );
+    assert_eq!(
+        fixture.stats().hits,
+        before.hits + 1,
+        "the replay invalidated"
+    );
 }
 
 #[tokio::test]

@@ -1023,3 +1023,24 @@ async fn logs_and_errors_never_show_the_api_key() {
     assert!(!text.contains(API_KEY), "the key leaked into the logs");
     assert!(!format!("{error} {error:?} {workos:?}").contains(API_KEY));
 }
+
+/// An id that would change the path (`.`, `..`, empty) is refused before anything is sent:
+/// `delete_permission(".")` used to send `DELETE /authorization/permissions/`.
+#[tokio::test]
+async fn dot_segments_and_empty_ids_are_refused_before_any_request() {
+    let (base, script) = scripted(|_, _| json_reply(StatusCode::OK, "req_1", json!({}))).await;
+    let workos = client(&base, RetryPolicy::never());
+    for id in [".", "..", ""] {
+        let error = workos.delete_permission(id).await.expect_err(id);
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{id:?}: {error}");
+        let error = workos.get_resource(id).await.expect_err(id);
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{id:?}: {error}");
+    }
+    assert_eq!(script.hits(), 0, "nothing was sent");
+    // Dots inside a segment are ordinary characters.
+    workos
+        .get_permission("docs.read")
+        .await
+        .expect_err("the scripted answer is not a permission");
+    assert_eq!(script.seen()[0].uri, "/authorization/permissions/docs.read");
+}
