@@ -72,8 +72,8 @@ mod support;
 pub mod workos;
 
 pub use authz::{
-    Authz, AuthzBuilder, AuthzLayer, AuthzService, CACHE_EVENTS, ConfigError,
-    DEFAULT_WORKOS_BASE_URL, EventsPoller, Invalidation, Mode, SessionRejection,
+    Authz, AuthzBuilder, AuthzLayer, AuthzService, CACHE_EVENTS, ConfigError, EventsPoller,
+    Invalidation, Mode, SessionRejection,
 };
 pub use guard::{
     require_all_permissions, require_any_permission, require_entitlement, require_feature_flag,

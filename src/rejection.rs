@@ -27,6 +27,7 @@ use crate::session::TokenError;
 
 /// Why a request was not let through.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthzRejection {
     /// No token in the request (401, no `error` attribute: RFC 6750 §3.1).
     #[error("authentication required")]

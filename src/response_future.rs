@@ -1,15 +1,22 @@
 //! The future shared by the layer and the guards: forward to the inner service, answer at
-//! once with a rejection, or (rarely) wait for something asynchronous first.
+//! once with a refusal, or decide asynchronously first and then call the inner service.
+//!
+//! Modelled on tower-http's `AsyncRequireAuthorization`: the inner service's future is polled
+//! in place, and only the decision (a JWKS refresh, a remote check) is boxed.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use axum::response::Response;
+use http::Request;
 use pin_project_lite::pin_project;
+use tower::Service;
 
-/// The boxed path, taken only when a decision needs I/O (a JWKS refresh, a remote check).
-pub(crate) type BoxedResponse<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+/// A decision that needs I/O: the request to pass on (its extensions filled in), or the
+/// refusal to send.
+pub(crate) type Decision<B> = Pin<Box<dyn Future<Output = Result<Request<B>, Response>> + Send>>;
 
 pin_project! {
     /// Response future of [`AuthzService`](crate::AuthzService) and
@@ -17,56 +24,100 @@ pin_project! {
     ///
     /// The common cases (token verified from cache or with a loaded key, claims-only guard)
     /// never allocate: they forward the inner service's future or hold a ready response.
-    pub struct ResponseFuture<F, E> {
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
         #[pin]
-        kind: Kind<F, E>,
+        state: State<S, B>,
     }
 }
 
 pin_project! {
-    #[project = KindProjection]
-    enum Kind<F, E> {
-        Forward { #[pin] future: F },
+    #[project = StateProjection]
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Forward { #[pin] future: S::Future },
         Reject { response: Option<Response> },
-        Deferred { future: BoxedResponse<E> },
+        Decide { decision: Decision<B>, service: Option<S> },
     }
 }
 
-impl<F, E> ResponseFuture<F, E> {
-    pub(crate) fn forward(future: F) -> Self {
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    pub(crate) fn forward(future: S::Future) -> Self {
         ResponseFuture {
-            kind: Kind::Forward { future },
+            state: State::Forward { future },
         }
     }
 
     pub(crate) fn reject(response: Response) -> Self {
         ResponseFuture {
-            kind: Kind::Reject {
+            state: State::Reject {
                 response: Some(response),
             },
         }
     }
 
-    pub(crate) fn deferred(future: BoxedResponse<E>) -> Self {
+    /// Waits for `decision`, then calls `service` (already ready) with the request it gives.
+    pub(crate) fn decide(decision: Decision<B>, service: S) -> Self {
         ResponseFuture {
-            kind: Kind::Deferred { future },
+            state: State::Decide {
+                decision,
+                service: Some(service),
+            },
         }
     }
 }
 
-impl<F, E> Future for ResponseFuture<F, E>
+impl<S, B> Future for ResponseFuture<S, B>
 where
-    F: Future<Output = Result<Response, E>>,
+    S: Service<Request<B>, Response = Response>,
 {
-    type Output = Result<Response, E>;
+    type Output = Result<Response, S::Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProjection::Forward { future } => future.poll(cx),
-            KindProjection::Reject { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("ResponseFuture polled after completion"))),
-            KindProjection::Deferred { future } => future.as_mut().poll(cx),
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut this = self.as_mut().project();
+            match this.state.as_mut().project() {
+                StateProjection::Forward { future } => return future.poll(cx),
+                StateProjection::Reject { response } => {
+                    return Poll::Ready(Ok(response
+                        .take()
+                        .expect("ResponseFuture polled after completion")));
+                }
+                StateProjection::Decide { decision, service } => {
+                    let request = match ready!(decision.as_mut().poll(cx)) {
+                        Ok(request) => request,
+                        Err(refusal) => return Poll::Ready(Ok(refusal)),
+                    };
+                    let mut service = service
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    let future = service.call(request);
+                    this.state.set(State::Forward { future });
+                }
+            }
         }
+    }
+}
+
+impl<S, B> fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Forward { .. } => "forward",
+            State::Reject { .. } => "reject",
+            State::Decide { .. } => "decide",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish_non_exhaustive()
     }
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 
-use super::Authz;
+use super::handle::Authz;
 use crate::rejection::AuthzRejection;
 use crate::session::Session;
 

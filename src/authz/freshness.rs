@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use http::{HeaderMap, StatusCode};
 
-use super::Authz;
+use super::handle::Authz;
 use crate::rejection::AuthzRejection;
 use crate::workos::webhook::{SIGNATURE_HEADER, WebhookError, WebhookVerifier};
 use crate::workos::{Event, ListEvents, WorkOsClient, WorkOsError};
@@ -56,6 +56,7 @@ pub const CACHE_EVENTS: [&str; 15] = [
 
 /// What one event invalidated.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Invalidation {
     /// Every cached decision (an environment role or a permission changed).
     Everything,

@@ -6,7 +6,7 @@ use axum::response::Response;
 use http::Request;
 use tower::{Layer, Service};
 
-use super::Authz;
+use super::handle::Authz;
 use crate::rejection::AuthzRejection;
 use crate::response_future::ResponseFuture;
 use crate::session::source::Found;
@@ -55,7 +55,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, S::Error>;
+    type Future = ResponseFuture<S, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -75,17 +75,19 @@ where
                 Attempt::NeedsKeys => {
                     let token = token.to_owned();
                     let authz = authz.clone();
+                    // The ready service goes with the decision; a clone stays for the next call.
                     let ready = self.inner.clone();
-                    let mut inner = std::mem::replace(&mut self.inner, ready);
-                    return ResponseFuture::deferred(Box::pin(async move {
+                    let inner = std::mem::replace(&mut self.inner, ready);
+                    let decision = Box::pin(async move {
                         match authz.verifier().verify_after_refresh(&token).await {
                             Ok(session) => {
                                 admit(&mut request, &authz, Some(session));
-                                inner.call(request).await
+                                Ok(request)
                             }
-                            Err(error) => Ok(refusal(&authz, error.into())),
+                            Err(error) => Err(refusal(&authz, error.into())),
                         }
-                    }));
+                    });
+                    return ResponseFuture::decide(decision, inner);
                 }
             },
         };
@@ -100,7 +102,10 @@ where
 }
 
 impl<S> AuthzService<S> {
-    fn refuse<F, E>(&self, rejection: AuthzRejection) -> ResponseFuture<F, E> {
+    fn refuse<B>(&self, rejection: AuthzRejection) -> ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
         ResponseFuture::reject(refusal(&self.authz, rejection))
     }
 }

@@ -13,6 +13,7 @@ use crate::single_flight::{DEFAULT_UPSTREAM_TIMEOUT, FlightError, Joined, Single
 
 /// Where a decision came from, for audit logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecisionSource {
     /// A fresh cached decision.
     Cache,
@@ -178,7 +179,7 @@ impl CachedAuthorizer {
             Err(FlightError::Failed(error)) => error,
             Err(FlightError::Timeout(timeout)) => AuthorizerError::Timeout(timeout),
             Err(FlightError::Abandoned) => {
-                AuthorizerError::Unavailable("the check ended without an answer".into())
+                AuthorizerError::unavailable("the check ended without an answer")
             }
         };
         match (inner.stale_if_error, inner.entries.get(request)) {

@@ -98,7 +98,7 @@ impl MembershipCache {
             FlightError::Failed(error) => error,
             FlightError::Timeout(timeout) => AuthorizerError::Timeout(timeout),
             FlightError::Abandoned => {
-                AuthorizerError::Unavailable("the membership lookup ended without an answer".into())
+                AuthorizerError::unavailable("the membership lookup ended without an answer")
             }
         })
     }

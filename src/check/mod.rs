@@ -24,6 +24,7 @@ pub type CheckFuture<'a> =
 
 /// The resource a check is about, as a route names it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ResourceRef {
     /// A WorkOS resource id (`authz_resource_...`).
     Id(String),
@@ -110,13 +111,38 @@ impl Decision {
 /// Why an authority could not answer. Never a reason to allow, never a reason to deny: the
 /// guard turns it into 503.
 #[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthorizerError {
     /// The authority did not answer in time.
     #[error("the authority did not answer within {0:?}")]
     Timeout(std::time::Duration),
     /// The authority answered with an error or could not be reached.
-    #[error("the authority is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the authority is unavailable: {reason}")]
+    Unavailable {
+        /// What failed.
+        reason: String,
+        /// The error behind it (the client's), when there is one.
+        #[source]
+        source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl AuthorizerError {
+    /// An authority that is unavailable for `reason`, with no error behind it.
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        AuthorizerError::Unavailable {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// An authority that is unavailable because of `error`.
+    pub fn caused_by(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        AuthorizerError::Unavailable {
+            reason: error.to_string(),
+            source: Some(std::sync::Arc::new(error)),
+        }
+    }
 }
 
 /// Something that answers [`CheckRequest`]s: the embedded engine, WorkOS, or a cache in front

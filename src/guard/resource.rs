@@ -10,9 +10,11 @@ use std::time::Instant;
 use http::request::Parts;
 use http::{Method, Uri};
 
-use super::{forbidden, path_param, path_params};
-use crate::Authz;
-use crate::check::{Authorizer as _, CheckRequest, DecisionSource, ResourceRef};
+use super::audit;
+use super::params::{path_params, required_param};
+use super::rules::ResourceRule;
+use crate::authz::{Authz, DecisionOrigin};
+use crate::check::ResourceRef;
 use crate::rejection::AuthzRejection;
 use crate::session::Session;
 
@@ -91,7 +93,7 @@ where
 
 /// How a guard finds the resource of a request.
 #[derive(Clone)]
-pub(super) enum ResourceBinding {
+pub(crate) enum ResourceBinding {
     External {
         resource_type: String,
         param: String,
@@ -116,11 +118,7 @@ impl fmt::Debug for ResourceBinding {
 }
 
 fn resource_param(parts: &mut Parts, name: &str) -> Result<String, AuthzRejection> {
-    let Some(value) = path_param(parts, name)? else {
-        return Err(AuthzRejection::Misconfigured(format!(
-            "the route has no parameter {name:?}"
-        )));
-    };
+    let value = required_param(parts, name)?;
     if value.is_empty() {
         return Err(AuthzRejection::BadRequest(format!(
             "route parameter {name} is empty"
@@ -165,165 +163,47 @@ impl ResourceBinding {
     }
 }
 
-/// Where an allow or a deny came from, for the audit event.
-#[derive(Clone, Copy)]
-enum Source {
-    Claims,
-    Authority(DecisionSource),
-    None,
-}
-
-impl Source {
-    fn as_str(self) -> &'static str {
-        match self {
-            Source::Claims => "claims",
-            Source::Authority(source) => source.as_str(),
-            Source::None => "none",
-        }
-    }
-}
-
-/// Decides a resource-scoped permission for `session`, and logs the decision.
+/// Decides a resource-scoped permission for `session`, and records the audit event.
 pub(super) async fn authorize(
     authz: &Authz,
     session: &Session,
-    permission: &str,
-    binding: &ResourceBinding,
+    rule: &ResourceRule,
     parts: &mut Parts,
 ) -> Result<AuthorizedResource, AuthzRejection> {
     let started = Instant::now();
-    let resource = binding.resolve(session, parts).await;
-    let outcome = match &resource {
-        Ok(resource) => decide(authz, session, permission, resource).await,
-        Err(rejection) => Err((rejection.clone(), Source::None)),
-    };
-    let organization_id = session.organization_id().unwrap_or_default();
-    let resource_name = resource
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let (outcome_name, source) = match &outcome {
-        Ok(source) => ("allow", *source),
-        Err((AuthzRejection::Forbidden { .. }, source)) => ("deny", *source),
-        Err((AuthzRejection::Unavailable(_), source)) => ("unavailable", *source),
-        Err((_, source)) => ("error", *source),
-    };
-    tracing::info!(
-        target: "workos_authz::audit",
-        user_id = session.user_id(),
-        organization_id,
-        permission,
-        resource = %resource_name,
-        outcome = outcome_name,
-        source = source.as_str(),
-        latency_us = started.elapsed().as_micros() as u64,
-        "authorization decision"
-    );
-    match (outcome, resource) {
-        (Ok(_), Ok(resource)) => Ok(AuthorizedResource {
-            organization_id: organization_id.to_owned(),
-            resource,
-            permission: permission.to_owned(),
-        }),
-        (Err((rejection, _)), _) => Err(rejection),
-        (Ok(_), Err(rejection)) => Err(rejection),
-    }
-}
-
-async fn decide(
-    authz: &Authz,
-    session: &Session,
-    permission: &str,
-    resource: &ResourceRef,
-) -> Result<Source, (AuthzRejection, Source)> {
-    let Some(organization_id) = session.organization_id() else {
-        return Err((
-            forbidden(
-                "the session has no organization, and resource checks need one".into(),
-                None,
-            ),
-            Source::None,
-        ));
-    };
-    let Some(authority) = authz.authority() else {
-        return Err((
-            AuthzRejection::Misconfigured(
-                "resource guard without an authorizer: set one with AuthzBuilder::authorizer"
-                    .into(),
-            ),
-            Source::None,
-        ));
-    };
-    let denied = |detail: String, source| Err((forbidden(detail, Some(permission)), source));
-    let ownership = authority
-        .decisions
-        .resource_in_organization(organization_id, resource);
-    if ownership == Some(false) {
-        return denied(
-            format!("resource {resource} is not in organization {organization_id}"),
-            Source::Claims,
-        );
-    }
-    // The token's permissions come from organization-level roles, which apply to every
-    // resource of the organization. Safe when the resource is known to be in the organization,
-    // or when it is named by external id (looked up only inside the session's organization);
-    // a raw resource id on a remote authority could belong to anyone, so it is checked.
-    let in_organization =
-        ownership == Some(true) || matches!(resource, ResourceRef::External { .. });
-    if authority.claims_shortcut && in_organization && session.has_permission(permission) {
-        return Ok(Source::Claims);
-    }
-    let membership = match session.organization_membership_id() {
-        Some(membership) => membership.to_owned(),
-        None => {
-            let Some(memberships) = &authority.memberships else {
-                return Err((
-                    AuthzRejection::Misconfigured(
-                        "the token has no organization_membership_id and no membership resolver is set".into(),
-                    ),
-                    Source::None,
-                ));
-            };
-            match memberships
-                .resolve(session.user_id(), organization_id)
+    let permission = rule.permission.as_str();
+    let resource = rule.binding.resolve(session, parts).await;
+    let decision = match &resource {
+        Ok(resource) => {
+            authz
+                .decide_on_resource(session, permission, resource)
                 .await
-            {
-                Ok(Some(membership)) => membership,
-                Ok(None) => {
-                    return denied(
-                        format!("no active membership in organization {organization_id}"),
-                        Source::None,
-                    );
-                }
-                Err(error) => return Err((unavailable("membership lookup", &error), Source::None)),
-            }
         }
+        Err(rejection) => Err((rejection.clone(), DecisionOrigin::None)),
     };
-    let request = CheckRequest {
-        organization_id: organization_id.to_owned(),
-        organization_membership_id: membership,
+    let origin = match &decision {
+        Ok(origin) | Err((_, origin)) => *origin,
+    };
+    let resource_name = match &resource {
+        Ok(resource) => resource as &dyn fmt::Display,
+        Err(_) => &"",
+    };
+    audit::record(
+        session,
+        &format_args!("permission {permission} on {:?}", rule.binding),
+        permission,
+        resource_name,
+        decision
+            .as_ref()
+            .map(|_| ())
+            .map_err(|(rejection, _)| rejection),
+        origin,
+        u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+    );
+    decision.map_err(|(rejection, _)| rejection)?;
+    Ok(AuthorizedResource {
+        organization_id: session.organization_id().unwrap_or_default().to_owned(),
+        resource: resource?,
         permission: permission.to_owned(),
-        resource: resource.clone(),
-    };
-    match authority.decisions.decide(&request).await {
-        Ok((decision, source)) if decision.is_allowed() => Ok(Source::Authority(source)),
-        Ok((_, source)) => denied(
-            format!("requires permission {permission} on {resource}"),
-            Source::Authority(source),
-        ),
-        Err(error) => Err((unavailable("check", &error), Source::None)),
-    }
-}
-
-/// A 503 whose detail says what failed but not how: the upstream's error text (its URL, the
-/// membership id) goes to the log, not to the client.
-fn unavailable(what: &str, error: &crate::check::AuthorizerError) -> AuthzRejection {
-    tracing::warn!(%error, "authorization {what} failed");
-    let detail = match error {
-        crate::check::AuthorizerError::Timeout(_) => format!("the authorization {what} timed out"),
-        crate::check::AuthorizerError::Unavailable(_) => {
-            format!("the authorization {what} is unavailable")
-        }
-    };
-    AuthzRejection::Unavailable(detail)
+    })
 }

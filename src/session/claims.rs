@@ -17,6 +17,7 @@ pub struct Actor {
 /// The `aud` claim: one audience or several.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum Audience {
     /// A single audience string.
     One(String),

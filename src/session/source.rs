@@ -5,6 +5,7 @@ use http::header::{AUTHORIZATION, COOKIE, HeaderName};
 
 /// One place a token may be read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenSource {
     /// `Authorization: Bearer <token>` (scheme matched case-insensitively).
     Bearer,

@@ -26,6 +26,7 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Why a token was refused. Every variant but [`TokenError::KeysUnavailable`] means the token
 /// is not acceptable (401); that one means the keys to judge it could not be loaded (503).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TokenError {
     /// The token is longer than [`MAX_TOKEN_BYTES`].
     #[error("token exceeds {MAX_TOKEN_BYTES} bytes")]
@@ -719,6 +720,7 @@ impl Default for SessionVerifierBuilder {
 
 /// Why a verifier could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifierConfigError {
     /// No key source was configured.
     #[error("no verification keys: set a JWKS URL, a JWKS document or static keys")]

@@ -98,6 +98,6 @@ impl MembershipResolver for WorkOsMembershipResolver {
 fn authorizer_error(error: WorkOsError, started: Instant) -> AuthorizerError {
     match error.kind() {
         ErrorKind::Timeout => AuthorizerError::Timeout(started.elapsed()),
-        _ => AuthorizerError::Unavailable(error.to_string()),
+        _ => AuthorizerError::caused_by(error),
     }
 }

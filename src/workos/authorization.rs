@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::WorkOsClient;
 use super::error::WorkOsError;
-use super::organizations::OrganizationMembership;
+use super::organizations::{OrganizationMembership, RoleRef};
 use super::pagination::{Page, PageStream, Pagination};
 use super::transport::{ApiRequest, segment};
 use crate::check::ResourceRef;
@@ -286,14 +286,6 @@ pub struct ListResources {
     pub parent: Option<ResourceRef>,
     /// Which page.
     pub pagination: Pagination,
-}
-
-/// A role's slug, as role assignments and memberships name it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[non_exhaustive]
-pub struct RoleRef {
-    /// The role slug.
-    pub slug: String,
 }
 
 /// The resource a role is assigned on.

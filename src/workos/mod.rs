@@ -59,14 +59,14 @@ pub use adapters::{WorkOsAuthorizer, WorkOsMembershipResolver};
 pub use authorization::{
     AssignRole, AssignedResource, AssignmentSource, CreatePermission, CreateResource, CreateRole,
     ListMembershipsForResource, ListPermissions, ListResources, ListResourcesForMembership,
-    MembershipAssignment, Permission, RemoveRole, Resource, Role, RoleAssignment, RoleRef,
-    RoleType, UpdatePermission, UpdateResource, UpdateRole,
+    MembershipAssignment, Permission, RemoveRole, Resource, Role, RoleAssignment, RoleType,
+    UpdatePermission, UpdateResource, UpdateRole,
 };
 pub use error::{ErrorKind, FieldError, WorkOsError};
 pub use events::{Event, ListEvents};
 pub use organizations::{
     CreateOrganization, CreateOrganizationMembership, ListOrganizationMemberships,
-    MembershipStatus, Organization, OrganizationMembership,
+    MembershipStatus, Organization, OrganizationMembership, RoleRef,
 };
 pub use pagination::{ListMetadata, Order, Page, PageStream, Pagination};
 pub use transport::{Jitter, RetryPolicy};

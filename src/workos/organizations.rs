@@ -3,10 +3,17 @@
 use serde::{Deserialize, Serialize};
 
 use super::WorkOsClient;
-use super::authorization::RoleRef;
 use super::error::WorkOsError;
 use super::pagination::{Page, PageStream, Pagination};
 use super::transport::{ApiRequest, segment};
+
+/// A role's slug, as role assignments and memberships name it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[non_exhaustive]
+pub struct RoleRef {
+    /// The role slug.
+    pub slug: String,
+}
 
 /// The state of an organization membership.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]

@@ -456,3 +456,99 @@ fn an_invalid_permission_slug_is_refused_when_the_router_is_built() {
     let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("\"posts write\""), "{message}");
 }
+
+/// A resource guard on a route without route parameters is a wiring mistake: 500, not a 400
+/// the client could fix.
+#[tokio::test]
+async fn a_resource_guard_on_a_route_without_parameters_is_500() {
+    let users = Users::new();
+    let app = Router::new()
+        .route(
+            "/projects",
+            get(ok).route_layer(require_permission("projects:read").on_resource("project", "id")),
+        )
+        .route(
+            "/projects/{project_id}",
+            get(ok).route_layer(require_permission("projects:read").on_resource("project", "id")),
+        )
+        .layer(users.authz.layer());
+    let base = format!("http://{}", serve(app).await);
+    let http = client();
+    for path in ["/projects", "/projects/proj_1"] {
+        let reply = get_bearer(&http, &format!("{base}{path}"), &users.alice()).await;
+        assert_problem(&reply, 500, path);
+    }
+}
+
+/// Claims-only decisions are audit events under the same target and with the same fields as
+/// resource decisions.
+#[tokio::test]
+async fn claims_decisions_are_audit_events_like_resource_decisions() {
+    let captured = capture_this_thread();
+    let users = Users::new();
+    let app = Router::new()
+        .route(
+            "/posts",
+            get(ok).route_layer(require_permission("posts:write")),
+        )
+        .route("/admin", get(ok).route_layer(require_role("admin")))
+        .layer(users.authz.layer());
+    let base = format!("http://{}", serve(app).await);
+    let http = client();
+    assert_eq!(
+        get_bearer(&http, &format!("{base}/posts"), &users.alice())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get_bearer(&http, &format!("{base}/posts"), &users.bob())
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        get_bearer(&http, &format!("{base}/admin"), &users.bob())
+            .await
+            .status,
+        403
+    );
+
+    let text = String::from_utf8_lossy(&captured.lock().unwrap()).replace('"', "");
+    let audit: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("workos_authz::audit"))
+        .collect();
+    assert_eq!(audit.len(), 3, "one event per decision: {audit:#?}");
+    let fields = [
+        "user_id=",
+        "organization_id=org_acme",
+        "rule=",
+        "permission=",
+        "resource=",
+        "outcome=",
+        "source=claims",
+        "latency_us=",
+    ];
+    for line in &audit {
+        for field in fields {
+            assert!(line.contains(field), "{field} missing from {line}");
+        }
+    }
+    for needles in [
+        [
+            "user_id=user_alice",
+            "permission=posts:write",
+            "outcome=allow",
+        ],
+        ["user_id=user_bob", "permission=posts:write", "outcome=deny"],
+        ["user_id=user_bob", "rule=role admin", "outcome=deny"],
+    ] {
+        assert!(
+            audit
+                .iter()
+                .any(|line| needles.iter().all(|n| line.contains(n))),
+            "no event with {needles:?} in {audit:#?}"
+        );
+    }
+}

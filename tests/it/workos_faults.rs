@@ -810,7 +810,7 @@ async fn the_authorizer_answers_decisions_and_fails_closed() {
     assert_eq!(denied.ok(), Some(Decision::Deny));
     assert!(matches!(
         authorizer.check(&request("broken")).await,
-        Err(AuthorizerError::Unavailable(_))
+        Err(AuthorizerError::Unavailable { .. })
     ));
     match authorizer.check(&request("slow")).await {
         Err(AuthorizerError::Timeout(after)) => assert!(after >= Duration::from_millis(150)),
