@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::EngineError;
+use super::ids::Meta;
 use super::model::{
     Membership, MembershipStatus, NewPermission, NewResource, NewRole, Permission, Resource,
     ResourceFilter, Role, RoleAssignment,
 };
-use super::state::{Meta, SEEDED_DEFAULT_ROLE, State};
+use super::state::{SEEDED_DEFAULT_ROLE, State};
 use crate::check::ResourceRef;
 
 /// A whole engine: settings, permissions, roles, organizations, memberships, resources and
