@@ -55,49 +55,12 @@ impl State {
             created_at: stamp.created_at,
             updated_at: stamp.updated_at,
         };
-        let seq = self.take_seq();
-        self.grants
-            .entry(assignment.organization_membership_id.clone())
-            .or_default()
-            .entry(assignment.resource_id.clone())
-            .or_default()
-            .push(assignment.role_slug.clone());
-        self.assignments_by_resource
-            .entry(assignment.resource_id.clone())
-            .or_default()
-            .push(assignment.id.clone());
-        self.assignments.insert(
-            assignment.id.clone(),
-            Entry {
-                seq,
-                item: assignment.clone(),
-            },
-        );
+        let seq = self.seq_for(stamp.seq);
+        self.put_assignment(Entry {
+            seq,
+            item: assignment.clone(),
+        });
         Ok(assignment)
-    }
-
-    pub(super) fn drop_assignment(&mut self, id: &str) {
-        let Some(entry) = self.assignments.remove(id) else {
-            return;
-        };
-        let assignment = entry.item;
-        if let Some(by_resource) = self.grants.get_mut(&assignment.organization_membership_id) {
-            if let Some(slugs) = by_resource.get_mut(&assignment.resource_id) {
-                slugs.retain(|s| *s != assignment.role_slug);
-                if slugs.is_empty() {
-                    by_resource.remove(&assignment.resource_id);
-                }
-            }
-            if by_resource.is_empty() {
-                self.grants.remove(&assignment.organization_membership_id);
-            }
-        }
-        if let Some(ids) = self
-            .assignments_by_resource
-            .get_mut(&assignment.resource_id)
-        {
-            ids.retain(|a| a != id);
-        }
     }
 
     pub(crate) fn list_role_assignments(
@@ -151,7 +114,7 @@ impl State {
                     format!("{membership_id}/{role_slug}/{resource_id}"),
                 )
             })?;
-        self.drop_assignment(&found);
+        self.remove_assignment(&found);
         Ok(())
     }
 
@@ -168,7 +131,7 @@ impl State {
         if !belongs {
             return Err(EngineError::not_found("role_assignment", assignment_id));
         }
-        self.drop_assignment(assignment_id);
+        self.remove_assignment(assignment_id);
         Ok(())
     }
 

@@ -5,7 +5,16 @@ use super::error::EngineError;
 use super::model::Changes;
 use super::state::State;
 use super::time::{is_rfc3339, now_rfc3339};
-use crate::slug::{is_valid_permission_slug, is_valid_role_slug};
+use crate::limits::{
+    DESCRIPTION_MAX, EXTERNAL_ID_MAX, NAME_MAX, is_printable, is_valid_external_id, quote,
+};
+use crate::slug::{
+    PERMISSION_RULE, RESOURCE_TYPE_RULE, ROLE_RULE, is_valid_permission_slug,
+    is_valid_resource_type_slug, is_valid_role_slug,
+};
+
+/// The longest suffix a chosen id may have after its prefix (generated ones have 26).
+const ID_SUFFIX_MAX: usize = 64;
 use crate::support::{random_hex, unix_now};
 
 /// Ids and timestamps a policy file (or the store) may pin; `None` means "generate".
@@ -14,6 +23,8 @@ pub(crate) struct Meta {
     pub(crate) id: Option<String>,
     pub(crate) created_at: Option<String>,
     pub(crate) updated_at: Option<String>,
+    /// The creation sequence number the store kept; only the store pins it.
+    pub(crate) seq: Option<u64>,
 }
 
 /// The id and timestamps of a new entity.
@@ -21,16 +32,16 @@ pub(super) struct Stamp {
     pub(super) id: String,
     pub(super) created_at: String,
     pub(super) updated_at: String,
+    /// The pinned sequence number, for [`State::seq_for`].
+    pub(super) seq: Option<u64>,
 }
 
-pub(super) fn validate_role_slug(slug: &str) -> Result<(), EngineError> {
+pub(super) fn validate_role_slug(field: &str, slug: &str) -> Result<(), EngineError> {
     if !is_valid_role_slug(slug) {
         return Err(EngineError::validation(
-            "slug",
+            field,
             "invalid_slug",
-            format!(
-                "role slug {slug:?} must be non-empty and contain only lowercase letters, digits, '-' and '_'"
-            ),
+            format!("role slug {} is not valid: {ROLE_RULE}", quote(slug)),
         ));
     }
     Ok(())
@@ -42,7 +53,36 @@ pub(super) fn validate_permission_slug(field: &str, slug: &str) -> Result<(), En
             field,
             "invalid_slug",
             format!(
-                "permission slug {slug:?} must be non-empty and contain only letters, digits and '- . : _ *'"
+                "permission slug {} is not valid: {PERMISSION_RULE}",
+                quote(slug)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn validate_resource_type(field: &str, slug: &str) -> Result<(), EngineError> {
+    if !is_valid_resource_type_slug(slug) {
+        return Err(EngineError::validation(
+            field,
+            "invalid_resource_type_slug",
+            format!(
+                "resource type {} is not valid: {RESOURCE_TYPE_RULE}",
+                quote(slug)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn validate_external_id(field: &str, external_id: &str) -> Result<(), EngineError> {
+    if !is_valid_external_id(external_id) {
+        return Err(EngineError::validation(
+            field,
+            "invalid_external_id",
+            format!(
+                "external id {} is not valid: 1 to {EXTERNAL_ID_MAX} printable ASCII characters, not '.' or '..'",
+                quote(external_id)
             ),
         ));
     }
@@ -60,12 +100,53 @@ pub(super) fn require(field: &str, value: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// A required display text: not blank, at most `max` characters, no control characters.
+pub(super) fn validate_name(field: &str, value: &str, max: usize) -> Result<(), EngineError> {
+    require(field, value)?;
+    validate_text(field, value, max, false)
+}
+
+/// An optional description: at most 150 characters; line breaks are allowed.
+pub(super) fn validate_description(field: &str, value: Option<&str>) -> Result<(), EngineError> {
+    match value {
+        Some(value) => validate_text(field, value, DESCRIPTION_MAX, true),
+        None => Ok(()),
+    }
+}
+
+fn validate_text(
+    field: &str,
+    value: &str,
+    max: usize,
+    allow_line_breaks: bool,
+) -> Result<(), EngineError> {
+    let length = value.chars().count();
+    if length > max {
+        return Err(EngineError::validation(
+            field,
+            "too_long",
+            format!(
+                "must be at most {max} characters, not {length}: {}",
+                quote(value)
+            ),
+        ));
+    }
+    if !is_printable(value, allow_line_breaks) {
+        return Err(EngineError::validation(
+            field,
+            "invalid_characters",
+            format!("must not contain control characters: {}", quote(value)),
+        ));
+    }
+    Ok(())
+}
+
 impl Changes {
     pub(super) fn validate(&self) -> Result<(), EngineError> {
-        match &self.name {
-            Some(name) => require("name", name),
-            None => Ok(()),
+        if let Some(name) = &self.name {
+            validate_name("name", name, NAME_MAX)?;
         }
+        validate_description("description", self.description.as_deref())
     }
 
     pub(super) fn apply(
@@ -90,6 +171,7 @@ fn validate_id(prefix: &str, id: &str) -> Result<(), EngineError> {
         .and_then(|rest| rest.strip_prefix('_'))
         .is_some_and(|rest| {
             !rest.is_empty()
+                && rest.len() <= ID_SUFFIX_MAX
                 && rest
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -98,7 +180,10 @@ fn validate_id(prefix: &str, id: &str) -> Result<(), EngineError> {
         return Err(EngineError::validation(
             "id",
             "invalid_id",
-            format!("id {id:?} must be '{prefix}_' followed by letters, digits, '-' or '_'"),
+            format!(
+                "id {} must be '{prefix}_' followed by at most {ID_SUFFIX_MAX} letters, digits, '-' or '_'",
+                quote(id)
+            ),
         ));
     }
     Ok(())
@@ -155,7 +240,7 @@ impl State {
                 if taken(self, &id) {
                     return Err(EngineError::conflict(
                         entity,
-                        format!("a {entity} with id {id} already exists"),
+                        format!("a {entity} with id {} already exists", quote(&id)),
                     ));
                 }
                 id
@@ -172,7 +257,7 @@ impl State {
                 return Err(EngineError::validation(
                     field,
                     "invalid_timestamp",
-                    format!("{value:?} is not an RFC 3339 date-time"),
+                    format!("{} is not an RFC 3339 date-time", quote(value)),
                 ));
             }
         }
@@ -183,6 +268,7 @@ impl State {
             id,
             created_at,
             updated_at,
+            seq: meta.seq,
         })
     }
 }

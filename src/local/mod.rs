@@ -48,11 +48,12 @@ mod policy;
 mod resources;
 mod roles;
 mod state;
+mod store;
 mod time;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 pub use error::EngineError;
 pub use model::{
@@ -68,10 +69,16 @@ use crate::check::{
     Authorizer, CheckFuture, CheckRequest, MembershipResolver, ResolveFuture, ResourceRef,
 };
 use state::State;
+use store::Store;
 
-/// A handle on one in-memory authorization model. Cloning is cheap and every clone sees the
-/// same model. Reads (checks, gets, lists, queries) share a read lock and run in parallel;
+/// A handle on one authorization model, held in memory. Cloning is cheap and every clone sees
+/// the same model. Reads (checks, gets, lists, queries) share a read lock and run in parallel;
 /// changes take the write lock briefly.
+///
+/// [`LocalEngine::new`] keeps the model in memory only. [`LocalEngine::open`] keeps it in an
+/// SQLite database too: every change is committed there (one transaction, synced to disk)
+/// before it takes effect in memory and before the call returns; a change whose commit fails
+/// returns [`EngineError::Storage`] and is not made at all.
 #[derive(Clone)]
 pub struct LocalEngine {
     inner: Arc<Inner>,
@@ -79,6 +86,9 @@ pub struct LocalEngine {
 
 struct Inner {
     state: RwLock<State>,
+    /// The durable copy, when the engine was opened on a file. Locked only under the state's
+    /// write lock; the mutex makes the connection shareable between threads.
+    store: Option<Mutex<Store>>,
     revision: AtomicU64,
 }
 
@@ -86,6 +96,7 @@ impl std::fmt::Debug for LocalEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalEngine")
             .field("revision", &self.revision())
+            .field("durable", &self.inner.store.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -97,29 +108,76 @@ impl Default for LocalEngine {
 }
 
 impl LocalEngine {
-    /// An empty environment with the seeded default role `member` (no permissions).
+    /// An empty environment with the seeded default role `member` (no permissions), in
+    /// memory only.
     pub fn new() -> Self {
-        LocalEngine::from_state(State::new())
+        LocalEngine::from_state(State::new(), None)
     }
 
-    fn from_state(state: State) -> Self {
+    fn from_state(state: State, store: Option<Store>) -> Self {
         LocalEngine {
             inner: Arc::new(Inner {
                 state: RwLock::new(state),
+                store: store.map(Mutex::new),
                 revision: AtomicU64::new(0),
             }),
         }
     }
 
+    /// An engine whose state lives in the SQLite database at `path` (created when missing,
+    /// starting as [`LocalEngine::new`] does). The whole state is read at start; from then on
+    /// every change is committed to the database, in one transaction synced to disk, before
+    /// it takes effect and before the call returns. A file that is not such a database, is
+    /// damaged, or was written by a newer version is refused with an [`EngineError::Io`]
+    /// naming it, and is left untouched. One process at a time should open a file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, EngineError> {
+        LocalEngine::open_with(path.as_ref(), || Ok(State::new()))
+    }
+
+    /// Like [`LocalEngine::open`]; a new database starts from `seed` instead of the empty
+    /// environment (written in the same transaction that creates it). An existing database
+    /// keeps its state and `seed` is not used.
+    pub fn open_with_seed(path: impl AsRef<Path>, seed: &Policy) -> Result<Self, EngineError> {
+        LocalEngine::open_with(path.as_ref(), || policy::build_state(seed))
+    }
+
+    fn open_with(
+        path: &Path,
+        first_state: impl FnOnce() -> Result<State, EngineError>,
+    ) -> Result<Self, EngineError> {
+        let (mut store, stored) = Store::open(path)?;
+        let state = match stored {
+            Some(state) => state,
+            None => {
+                let state = first_state()?;
+                store.initialize(&state, path)?;
+                state
+            }
+        };
+        Ok(LocalEngine::from_state(state, Some(store)))
+    }
+
+    /// An in-memory copy of the state stored at `path` by [`LocalEngine::open`], read without
+    /// writing anything: the file must exist and is never changed, and changes to the copy
+    /// are not stored. For exports and inspection.
+    pub fn read_store(path: impl AsRef<Path>) -> Result<Self, EngineError> {
+        Ok(LocalEngine::from_state(Store::read(path.as_ref())?, None))
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, State> {
-        // A panic while writing cannot leave a half-applied change: every change validates
-        // before it mutates, so the state behind a poisoned lock is still consistent.
+        // A panic while writing cannot leave a half-applied change behind: the next change
+        // rolls an unfinished journal back before it starts (`State::begin`), and until then
+        // the poisoned lock only guards entities each valid on its own.
         self.inner
             .state
             .read()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Runs one change: against memory, recording what it touches; then, with a store, the
+    /// touched rows are committed in one transaction; only then is the change kept. A refused
+    /// change or a failed commit is rolled back from the journal, so memory and disk are as
+    /// they were. Readers wait on the lock meanwhile and never see an uncommitted change.
     fn write<T>(
         &self,
         change: impl FnOnce(&mut State) -> Result<T, EngineError>,
@@ -129,15 +187,33 @@ impl LocalEngine {
             .state
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        let result = change(&mut state);
-        if result.is_ok() {
-            self.inner.revision.fetch_add(1, Ordering::AcqRel);
+        state.begin();
+        let result = change(&mut state).and_then(|value| {
+            if let Some(store) = &self.inner.store {
+                store
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .commit(&state)?;
+            }
+            Ok(value)
+        });
+        match &result {
+            Ok(_) => {
+                state.settle();
+                self.inner.revision.fetch_add(1, Ordering::AcqRel);
+            }
+            Err(error) => {
+                if let EngineError::Storage { message } = error {
+                    tracing::error!(%message, "a change could not be committed and was not made");
+                }
+                state.rollback();
+            }
         }
         result
     }
 
     /// A number that grows with every successful change: compare two readings to know
-    /// whether anything changed in between (the emulator persists only then).
+    /// whether anything changed in between.
     pub fn revision(&self) -> u64 {
         self.inner.revision.load(Ordering::Acquire)
     }
@@ -146,7 +222,7 @@ impl LocalEngine {
 
     /// An engine holding exactly `policy`, or the first entry that breaks a rule.
     pub fn from_policy(policy: &Policy) -> Result<Self, EngineError> {
-        Ok(LocalEngine::from_state(policy::build_state(policy)?))
+        Ok(LocalEngine::from_state(policy::build_state(policy)?, None))
     }
 
     /// An engine from a JSON policy document.
@@ -165,13 +241,25 @@ impl LocalEngine {
     }
 
     /// Replaces the whole state with `policy`. On error nothing changes: the new state is
-    /// built aside and swapped in only when every entry is valid.
+    /// built aside, written whole to the store (if any) in one transaction, and swapped in
+    /// only then.
     pub fn replace_policy(&self, policy: &Policy) -> Result<(), EngineError> {
         let fresh = policy::build_state(policy)?;
-        self.write(|state| {
-            *state = fresh;
-            Ok(())
-        })
+        let mut state = self
+            .inner
+            .state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.begin();
+        if let Some(store) = &self.inner.store {
+            store
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .replace_all(&fresh)?;
+        }
+        *state = fresh;
+        self.inner.revision.fetch_add(1, Ordering::AcqRel);
+        Ok(())
     }
 
     /// The whole state as a policy, which [`LocalEngine::from_policy`] loads back to the same

@@ -2,21 +2,22 @@
 
 use super::LocalEngine;
 use super::error::EngineError;
-use super::ids::{Meta, require};
+use super::ids::{Meta, validate_name};
 use super::model::{Membership, MembershipStatus, Organization, Resource};
 use super::state::{Entry, ORGANIZATION_TYPE, State, sorted_refs};
 use super::time::now_rfc3339;
+use crate::limits::{ORGANIZATION_NAME_MAX, USER_ID_MAX, quote};
 
 impl State {
-    // ----- organizations and memberships ----------------------------------------------------
-
+    /// Creates an organization and its root resource. `root` may pin the root's id (a policy
+    /// file) or all of its metadata (the store); its timestamps default to the organization's.
     pub(crate) fn create_organization(
         &mut self,
         name: &str,
         meta: Meta,
-        root_resource_id: Option<String>,
+        root: Meta,
     ) -> Result<Organization, EngineError> {
-        require("name", name)?;
+        validate_name("name", name, ORGANIZATION_NAME_MAX)?;
         let stamp = self.stamp("org", "organization", meta, |s, id| {
             s.organizations.contains_key(id)
         })?;
@@ -25,9 +26,9 @@ impl State {
                 "authz_resource",
                 "resource",
                 Meta {
-                    id: root_resource_id,
-                    created_at: Some(stamp.created_at.clone()),
-                    updated_at: Some(stamp.created_at.clone()),
+                    created_at: root.created_at.or_else(|| Some(stamp.created_at.clone())),
+                    updated_at: root.updated_at.or_else(|| Some(stamp.created_at.clone())),
+                    ..root
                 },
                 |s, id| s.resources.contains_key(id),
             )
@@ -55,15 +56,16 @@ impl State {
             created_at: root_stamp.created_at,
             updated_at: root_stamp.updated_at,
         };
-        let seq = self.take_seq();
-        self.organizations.insert(
-            organization.id.clone(),
-            Entry {
-                seq,
-                item: organization.clone(),
-            },
-        );
-        self.insert_resource(root);
+        let seq = self.seq_for(stamp.seq);
+        self.put_organization(Entry {
+            seq,
+            item: organization.clone(),
+        });
+        let root_seq = self.seq_for(root_stamp.seq);
+        self.put_resource(Entry {
+            seq: root_seq,
+            item: root,
+        });
         Ok(organization)
     }
 
@@ -80,7 +82,7 @@ impl State {
 
     /// Checks role slugs for a membership of `organization_id` and returns them deduplicated,
     /// highest priority first, or the default role when there are none.
-    pub(super) fn checked_membership_roles(
+    fn checked_membership_roles(
         &self,
         organization_id: &str,
         role_slugs: &[&str],
@@ -91,7 +93,10 @@ impl State {
                 return Err(EngineError::validation(
                     format!("role_slugs[{index}]"),
                     "role_not_found",
-                    format!("role {slug} does not exist in this environment or organization"),
+                    format!(
+                        "role {} does not exist in this environment or organization",
+                        quote(slug)
+                    ),
                 ));
             }
             if !slugs.iter().any(|s| s == slug) {
@@ -120,16 +125,12 @@ impl State {
         status: MembershipStatus,
         meta: Meta,
     ) -> Result<Membership, EngineError> {
-        require("user_id", user_id)?;
+        validate_name("user_id", user_id, USER_ID_MAX)?;
         if !self.organizations.contains_key(organization_id) {
             return Err(EngineError::not_found("organization", organization_id));
         }
         let role_slugs = self.checked_membership_roles(organization_id, role_slugs)?;
-        if self
-            .membership_index
-            .get(user_id)
-            .is_some_and(|by_org| by_org.contains_key(organization_id))
-        {
+        if self.membership_of(user_id, organization_id).is_some() {
             return Err(EngineError::conflict(
                 "organization_membership",
                 format!("user {user_id} is already a member of organization {organization_id}"),
@@ -147,19 +148,39 @@ impl State {
             created_at: stamp.created_at,
             updated_at: stamp.updated_at,
         };
-        let seq = self.take_seq();
-        self.membership_index
-            .entry(membership.user_id.clone())
-            .or_default()
-            .insert(membership.organization_id.clone(), membership.id.clone());
-        self.memberships.insert(
-            membership.id.clone(),
-            Entry {
-                seq,
-                item: membership.clone(),
-            },
-        );
+        let seq = self.seq_for(stamp.seq);
+        self.put_membership(Entry {
+            seq,
+            item: membership.clone(),
+        });
         Ok(membership)
+    }
+
+    /// WorkOS's `createOrganizationMembership`: a new active membership, or, when the user has
+    /// an inactive one in the organization, that one active again with the role(s) given.
+    pub(crate) fn activate_membership(
+        &mut self,
+        user_id: &str,
+        organization_id: &str,
+        role_slugs: &[&str],
+    ) -> Result<Membership, EngineError> {
+        let inactive = self
+            .membership_of(user_id, organization_id)
+            .filter(|membership| membership.status == MembershipStatus::Inactive)
+            .map(|membership| membership.id.clone());
+        match inactive {
+            Some(id) => {
+                self.set_membership_roles(&id, role_slugs)?;
+                self.set_membership_status(&id, MembershipStatus::Active)
+            }
+            None => self.create_membership(
+                user_id,
+                organization_id,
+                role_slugs,
+                MembershipStatus::Active,
+                Meta::default(),
+            ),
+        }
     }
 
     pub(crate) fn membership(&self, id: &str) -> Result<&Membership, EngineError> {
@@ -189,18 +210,20 @@ impl State {
         self.memberships.get(id).map(|entry| &entry.item)
     }
 
+    fn existing_membership_mut(&mut self, id: &str) -> Result<&mut Membership, EngineError> {
+        self.membership_mut(id)
+            .ok_or_else(|| EngineError::not_found("organization_membership", id))
+    }
+
     pub(crate) fn set_membership_status(
         &mut self,
         id: &str,
         status: MembershipStatus,
     ) -> Result<Membership, EngineError> {
-        let entry = self
-            .memberships
-            .get_mut(id)
-            .ok_or_else(|| EngineError::not_found("organization_membership", id))?;
-        entry.item.status = status;
-        entry.item.updated_at = now_rfc3339();
-        Ok(entry.item.clone())
+        let membership = self.existing_membership_mut(id)?;
+        membership.status = status;
+        membership.updated_at = now_rfc3339();
+        Ok(membership.clone())
     }
 
     pub(crate) fn set_membership_roles(
@@ -210,34 +233,35 @@ impl State {
     ) -> Result<Membership, EngineError> {
         let organization_id = self.membership(id)?.organization_id.clone();
         let role_slugs = self.checked_membership_roles(&organization_id, role_slugs)?;
-        let entry = self
-            .memberships
-            .get_mut(id)
-            .ok_or_else(|| EngineError::not_found("organization_membership", id))?;
-        entry.item.role_slugs = role_slugs;
-        entry.item.updated_at = now_rfc3339();
-        Ok(entry.item.clone())
+        let membership = self.existing_membership_mut(id)?;
+        membership.role_slugs = role_slugs;
+        membership.updated_at = now_rfc3339();
+        Ok(membership.clone())
     }
 
     /// Deletes a membership and its role assignments.
     pub(crate) fn delete_membership(&mut self, id: &str) -> Result<(), EngineError> {
-        let entry = self
-            .memberships
-            .remove(id)
-            .ok_or_else(|| EngineError::not_found("organization_membership", id))?;
-        if let Some(by_org) = self.membership_index.get_mut(&entry.item.user_id) {
-            by_org.remove(&entry.item.organization_id);
-        }
+        self.membership(id)?;
+        // The grants index names the resources the membership holds roles on, so only its own
+        // assignments are visited.
         let doomed: Vec<String> = self
-            .assignments
-            .values()
-            .filter(|a| a.item.organization_membership_id == id)
-            .map(|a| a.item.id.clone())
+            .grants
+            .get(id)
+            .into_iter()
+            .flat_map(|by_resource| by_resource.keys())
+            .flat_map(|resource_id| self.assignments_by_resource.get(resource_id))
+            .flatten()
+            .filter(|assignment_id| {
+                self.assignments
+                    .get(*assignment_id)
+                    .is_some_and(|a| a.item.organization_membership_id == id)
+            })
+            .cloned()
             .collect();
         for assignment_id in doomed {
-            self.drop_assignment(&assignment_id);
+            self.remove_assignment(&assignment_id);
         }
-        self.grants.remove(id);
+        self.remove_membership(id);
         Ok(())
     }
 }
@@ -247,7 +271,7 @@ impl LocalEngine {
 
     /// Creates an organization (`org_...`) and its root resource.
     pub fn create_organization(&self, name: &str) -> Result<Organization, EngineError> {
-        self.write(|state| state.create_organization(name, Meta::default(), None))
+        self.write(|state| state.create_organization(name, Meta::default(), Meta::default()))
     }
 
     /// Creates an organization with a chosen id, for example `org_acme`.
@@ -260,7 +284,7 @@ impl LocalEngine {
             id: Some(id.to_owned()),
             ..Meta::default()
         };
-        self.write(|state| state.create_organization(name, meta, None))
+        self.write(|state| state.create_organization(name, meta, Meta::default()))
     }
 
     /// The organization `id`.
@@ -315,6 +339,18 @@ impl LocalEngine {
                 Meta::default(),
             )
         })
+    }
+
+    /// WorkOS's `createOrganizationMembership`: an active membership of the user in the
+    /// organization with the given role(s), or the default role. When the user already has an
+    /// inactive membership there, that one is activated again with those roles (one change).
+    pub fn activate_membership(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+        role_slugs: &[&str],
+    ) -> Result<Membership, EngineError> {
+        self.write(|state| state.activate_membership(user_id, organization_id, role_slugs))
     }
 
     /// The membership `id`.

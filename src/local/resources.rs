@@ -3,36 +3,16 @@
 
 use super::LocalEngine;
 use super::error::EngineError;
-use super::ids::{Meta, require};
+use super::ids::{
+    Meta, validate_description, validate_external_id, validate_name, validate_resource_type,
+};
 use super::model::{Changes, NewResource, Resource, ResourceFilter};
 use super::state::{Entry, ORGANIZATION_TYPE, State, sorted_refs};
 use crate::check::ResourceRef;
+use crate::limits::NAME_MAX;
 
 impl State {
     // ----- resources ------------------------------------------------------------------------
-
-    pub(super) fn insert_resource(&mut self, resource: Resource) {
-        let seq = self.take_seq();
-        self.external_index
-            .entry(resource.organization_id.clone())
-            .or_default()
-            .entry(resource.resource_type_slug.clone())
-            .or_default()
-            .insert(resource.external_id.clone(), resource.id.clone());
-        if let Some(parent) = &resource.parent_resource_id {
-            self.children
-                .entry(parent.clone())
-                .or_default()
-                .push(resource.id.clone());
-        }
-        self.resources.insert(
-            resource.id.clone(),
-            Entry {
-                seq,
-                item: resource,
-            },
-        );
-    }
 
     /// The resource `reference` names inside `organization_id`, if any.
     pub(crate) fn find_resource(
@@ -85,7 +65,7 @@ impl State {
         meta: Meta,
     ) -> Result<Resource, EngineError> {
         let organization = self.organization(&new.organization_id)?;
-        require("resource_type_slug", &new.resource_type_slug)?;
+        validate_resource_type("resource_type_slug", &new.resource_type_slug)?;
         if new.resource_type_slug == ORGANIZATION_TYPE {
             return Err(EngineError::validation(
                 "resource_type_slug",
@@ -93,8 +73,9 @@ impl State {
                 "the type 'organization' is reserved for organizations' root resources",
             ));
         }
-        require("external_id", &new.external_id)?;
-        require("name", &new.name)?;
+        validate_external_id("external_id", &new.external_id)?;
+        validate_name("name", &new.name, NAME_MAX)?;
+        validate_description("description", new.description.as_deref())?;
         let parent_id = match &new.parent {
             None => organization.root_resource_id.clone(),
             Some(parent) => self
@@ -131,7 +112,11 @@ impl State {
             created_at: stamp.created_at,
             updated_at: stamp.updated_at,
         };
-        self.insert_resource(resource.clone());
+        let seq = self.seq_for(stamp.seq);
+        self.put_resource(Entry {
+            seq,
+            item: resource.clone(),
+        });
         Ok(resource)
     }
 
@@ -196,24 +181,21 @@ impl State {
     ) -> Result<Resource, EngineError> {
         self.refuse_root(self.resource(id)?)?;
         changes.validate()?;
-        let entry = self
-            .resources
-            .get_mut(id)
+        let resource = self
+            .resource_mut(id)
             .ok_or_else(|| EngineError::not_found("resource", id))?;
         changes.apply(
-            &mut entry.item.name,
-            &mut entry.item.description,
-            &mut entry.item.updated_at,
+            &mut resource.name,
+            &mut resource.description,
+            &mut resource.updated_at,
         );
-        Ok(entry.item.clone())
+        Ok(resource.clone())
     }
 
     /// Deletes a resource; with children, only when `cascade` is set, and then the whole
     /// subtree and every role assignment on it go too.
     pub(crate) fn delete_resource(&mut self, id: &str, cascade: bool) -> Result<(), EngineError> {
-        let resource = self.resource(id)?;
-        self.refuse_root(resource)?;
-        let parent = resource.parent_resource_id.clone();
+        self.refuse_root(self.resource(id)?)?;
         let has_children = self.children.get(id).is_some_and(|c| !c.is_empty());
         if has_children && !cascade {
             return Err(EngineError::conflict(
@@ -231,26 +213,17 @@ impl State {
             }
             next += 1;
         }
-        for doomed in &subtree {
-            if let Some(entry) = self.resources.remove(doomed) {
-                let resource = entry.item;
-                if let Some(by_type) = self.external_index.get_mut(&resource.organization_id)
-                    && let Some(by_external) = by_type.get_mut(&resource.resource_type_slug)
-                {
-                    by_external.remove(&resource.external_id);
-                }
-            }
-            self.children.remove(doomed);
-            for assignment_id in self
+        // Leaves first, so every step leaves a consistent tree behind.
+        for doomed in subtree.iter().rev() {
+            let assignments = self
                 .assignments_by_resource
-                .remove(doomed)
-                .unwrap_or_default()
-            {
-                self.drop_assignment(&assignment_id);
+                .get(doomed)
+                .cloned()
+                .unwrap_or_default();
+            for assignment_id in assignments {
+                self.remove_assignment(&assignment_id);
             }
-        }
-        if let Some(siblings) = parent.and_then(|p| self.children.get_mut(&p)) {
-            siblings.retain(|child| child != id);
+            self.remove_resource(doomed);
         }
         Ok(())
     }

@@ -5,10 +5,15 @@ use std::collections::HashMap;
 
 use super::LocalEngine;
 use super::error::EngineError;
-use super::ids::{Meta, require, slugify, validate_permission_slug, validate_role_slug};
+use super::ids::{
+    Meta, slugify, validate_description, validate_name, validate_permission_slug,
+    validate_resource_type, validate_role_slug,
+};
 use super::model::{Changes, NewPermission, NewRole, Permission, Role, RoleType};
 use super::state::{Entry, ORGANIZATION_TYPE, SEEDED_DEFAULT_ROLE, State, sorted_refs};
 use super::time::now_rfc3339;
+use crate::limits::{NAME_MAX, SLUG_MAX};
+use crate::support::random_hex;
 
 fn owned(slugs: &[impl AsRef<str>]) -> Vec<String> {
     slugs.iter().map(|s| s.as_ref().to_owned()).collect()
@@ -33,9 +38,9 @@ impl State {
             created_at: now.clone(),
             updated_at: now,
         };
+        self.touch_settings();
         self.priority.insert(0, role.slug.clone());
-        self.environment_roles
-            .insert(role.slug.clone(), Entry { seq, item: role });
+        self.put_role(None, Entry { seq, item: role });
     }
 
     pub(super) fn role_id_taken(&self, id: &str) -> bool {
@@ -55,16 +60,23 @@ impl State {
 
     /// Turning multiple roles off keeps, on each membership, its highest-priority role.
     pub(crate) fn set_multiple_roles(&mut self, enabled: bool) {
+        self.touch_settings();
         self.multiple_roles = enabled;
         if enabled {
             return;
         }
+        let crowded: Vec<String> = self
+            .memberships
+            .values()
+            .filter(|entry| entry.item.role_slugs.len() > 1)
+            .map(|entry| entry.item.id.clone())
+            .collect();
         let now = now_rfc3339();
-        for entry in self.memberships.values_mut() {
-            if entry.item.role_slugs.len() > 1 {
+        for id in crowded {
+            if let Some(membership) = self.membership_mut(&id) {
                 // role_slugs are kept highest priority first.
-                entry.item.role_slugs.truncate(1);
-                entry.item.updated_at = now.clone();
+                membership.role_slugs.truncate(1);
+                membership.updated_at = now.clone();
             }
         }
     }
@@ -77,6 +89,7 @@ impl State {
         if !self.environment_roles.contains_key(slug) {
             return Err(EngineError::not_found("role", slug));
         }
+        self.touch_settings();
         self.default_role = slug.to_owned();
         Ok(())
     }
@@ -106,6 +119,7 @@ impl State {
                 "the priority order must list every environment role exactly once",
             ));
         }
+        self.touch_settings();
         self.priority = slugs.iter().map(|s| (*s).to_owned()).collect();
         self.resort_membership_roles();
         Ok(())
@@ -129,7 +143,7 @@ impl State {
         slugs.sort_by_key(|slug| self.role_rank(organization_id, slug));
     }
 
-    pub(super) fn resort_membership_roles(&mut self) {
+    fn resort_membership_roles(&mut self) {
         let mut updates = Vec::new();
         for (id, entry) in &self.memberships {
             let mut slugs = entry.item.role_slugs.clone();
@@ -139,8 +153,8 @@ impl State {
             }
         }
         for (id, slugs) in updates {
-            if let Some(entry) = self.memberships.get_mut(&id) {
-                entry.item.role_slugs = slugs;
+            if let Some(membership) = self.membership_mut(&id) {
+                membership.role_slugs = slugs;
             }
         }
     }
@@ -153,9 +167,10 @@ impl State {
         meta: Meta,
     ) -> Result<Permission, EngineError> {
         validate_permission_slug("slug", &new.slug)?;
-        require("name", &new.name)?;
+        validate_name("name", &new.name, NAME_MAX)?;
+        validate_description("description", new.description.as_deref())?;
         if let Some(resource_type) = &new.resource_type_slug {
-            require("resource_type_slug", resource_type)?;
+            validate_resource_type("resource_type_slug", resource_type)?;
         }
         if self.permissions.contains_key(&new.slug) {
             return Err(EngineError::conflict(
@@ -177,14 +192,11 @@ impl State {
             created_at: stamp.created_at,
             updated_at: stamp.updated_at,
         };
-        let seq = self.take_seq();
-        self.permissions.insert(
-            permission.slug.clone(),
-            Entry {
-                seq,
-                item: permission.clone(),
-            },
-        );
+        let seq = self.seq_for(stamp.seq);
+        self.put_permission(Entry {
+            seq,
+            item: permission.clone(),
+        });
         Ok(permission)
     }
 
@@ -205,30 +217,42 @@ impl State {
         changes: Changes,
     ) -> Result<Permission, EngineError> {
         changes.validate()?;
-        let entry = self
-            .permissions
-            .get_mut(slug)
+        let permission = self
+            .permission_mut(slug)
             .ok_or_else(|| EngineError::not_found("permission", slug))?;
         changes.apply(
-            &mut entry.item.name,
-            &mut entry.item.description,
-            &mut entry.item.updated_at,
+            &mut permission.name,
+            &mut permission.description,
+            &mut permission.updated_at,
         );
-        Ok(entry.item.clone())
+        Ok(permission.clone())
     }
 
     /// Deleting a permission takes it out of every role that carried it.
     pub(crate) fn delete_permission(&mut self, slug: &str) -> Result<(), EngineError> {
-        if self.permissions.remove(slug).is_none() {
+        if !self.remove_permission(slug) {
             return Err(EngineError::not_found("permission", slug));
         }
-        let roles = self.environment_roles.values_mut().chain(
-            self.organization_roles
-                .values_mut()
-                .flat_map(HashMap::values_mut),
-        );
-        for entry in roles {
-            entry.item.permissions.retain(|held| held != slug);
+        let carriers: Vec<(Option<String>, String)> = self
+            .environment_roles
+            .values()
+            .map(|entry| (None, &entry.item))
+            .chain(
+                self.organization_roles
+                    .iter()
+                    .flat_map(|(organization, roles)| {
+                        roles
+                            .values()
+                            .map(move |entry| (Some(organization.clone()), &entry.item))
+                    }),
+            )
+            .filter(|(_, role)| role.has_permission(slug))
+            .map(|(organization, role)| (organization, role.slug.clone()))
+            .collect();
+        for (organization, role_slug) in carriers {
+            if let Some(role) = self.role_mut(organization.as_deref(), &role_slug) {
+                role.permissions.retain(|held| held != slug);
+            }
         }
         Ok(())
     }
@@ -251,7 +275,7 @@ impl State {
 
     // ----- roles ----------------------------------------------------------------------------
 
-    pub(super) fn slug_used_by_organization_role(&self, slug: &str) -> bool {
+    fn slug_used_by_organization_role(&self, slug: &str) -> bool {
         self.organization_roles
             .values()
             .any(|roles| roles.contains_key(slug))
@@ -262,7 +286,7 @@ impl State {
         new: NewRole,
         meta: Meta,
     ) -> Result<Role, EngineError> {
-        validate_role_slug(&new.slug)?;
+        validate_role_slug("slug", &new.slug)?;
         if self.environment_roles.contains_key(&new.slug)
             || self.slug_used_by_organization_role(&new.slug)
         {
@@ -271,11 +295,11 @@ impl State {
                 format!("a role with slug {} already exists", new.slug),
             ));
         }
-        let role = self.build_role(new, meta, None)?;
-        let seq = self.take_seq();
+        let (role, seq) = self.build_role(new, meta, None)?;
+        self.touch_settings();
         self.priority.push(role.slug.clone());
-        self.environment_roles.insert(
-            role.slug.clone(),
+        self.put_role(
+            None,
             Entry {
                 seq,
                 item: role.clone(),
@@ -284,19 +308,20 @@ impl State {
         Ok(role)
     }
 
-    pub(super) fn build_role(
-        &self,
+    fn build_role(
+        &mut self,
         new: NewRole,
         meta: Meta,
         organization_id: Option<&str>,
-    ) -> Result<Role, EngineError> {
-        require("name", &new.name)?;
+    ) -> Result<(Role, u64), EngineError> {
+        validate_name("name", &new.name, NAME_MAX)?;
+        validate_description("description", new.description.as_deref())?;
         if let Some(resource_type) = &new.resource_type_slug {
-            require("resource_type_slug", resource_type)?;
+            validate_resource_type("resource_type_slug", resource_type)?;
         }
         let permissions = self.checked_permission_set(&new.permissions)?;
         let stamp = self.stamp("role", "role", meta, |s, id| s.role_id_taken(id))?;
-        Ok(Role {
+        let role = Role {
             id: stamp.id,
             slug: new.slug,
             name: new.name,
@@ -313,7 +338,8 @@ impl State {
             organization_id: organization_id.map(str::to_owned),
             created_at: stamp.created_at,
             updated_at: stamp.updated_at,
-        })
+        };
+        Ok((role, self.seq_for(stamp.seq)))
     }
 
     pub(crate) fn environment_role(&self, slug: &str) -> Result<Role, EngineError> {
@@ -332,19 +358,28 @@ impl State {
             .collect()
     }
 
-    pub(super) fn role_entry_mut(
+    fn existing_role_mut(
         &mut self,
         organization_id: Option<&str>,
         slug: &str,
-    ) -> Result<&mut Entry<Role>, EngineError> {
-        let role = match organization_id {
-            None => self.environment_roles.get_mut(slug),
-            Some(org) => self
+    ) -> Result<&mut Role, EngineError> {
+        self.role_mut(organization_id, slug)
+            .ok_or_else(|| EngineError::not_found("role", slug))
+    }
+
+    fn role_exists(&self, organization_id: Option<&str>, slug: &str) -> Result<(), EngineError> {
+        let exists = match organization_id {
+            None => self.environment_roles.contains_key(slug),
+            Some(organization) => self
                 .organization_roles
-                .get_mut(org)
-                .and_then(|roles| roles.get_mut(slug)),
+                .get(organization)
+                .is_some_and(|roles| roles.contains_key(slug)),
         };
-        role.ok_or_else(|| EngineError::not_found("role", slug))
+        if exists {
+            Ok(())
+        } else {
+            Err(EngineError::not_found("role", slug))
+        }
     }
 
     pub(crate) fn update_role(
@@ -354,13 +389,9 @@ impl State {
         changes: Changes,
     ) -> Result<Role, EngineError> {
         changes.validate()?;
-        let entry = self.role_entry_mut(organization_id, slug)?;
-        changes.apply(
-            &mut entry.item.name,
-            &mut entry.item.description,
-            &mut entry.item.updated_at,
-        );
-        Ok(entry.item.clone())
+        let role = self.existing_role_mut(organization_id, slug)?;
+        changes.apply(&mut role.name, &mut role.description, &mut role.updated_at);
+        Ok(role.clone())
     }
 
     pub(crate) fn set_role_permissions(
@@ -369,12 +400,12 @@ impl State {
         slug: &str,
         permissions: &[String],
     ) -> Result<Role, EngineError> {
-        self.role_entry_mut(organization_id, slug)?;
+        self.role_exists(organization_id, slug)?;
         let set = self.checked_permission_set(permissions)?;
-        let entry = self.role_entry_mut(organization_id, slug)?;
-        entry.item.permissions = set;
-        entry.item.updated_at = now_rfc3339();
-        Ok(entry.item.clone())
+        let role = self.existing_role_mut(organization_id, slug)?;
+        role.permissions = set;
+        role.updated_at = now_rfc3339();
+        Ok(role.clone())
     }
 
     /// Adding a permission the role already carries changes nothing.
@@ -384,24 +415,29 @@ impl State {
         slug: &str,
         permission: &str,
     ) -> Result<Role, EngineError> {
-        self.role_entry_mut(organization_id, slug)?;
+        self.role_exists(organization_id, slug)?;
         validate_permission_slug("slug", permission)?;
         if !self.permissions.contains_key(permission) {
             return Err(EngineError::not_found("permission", permission));
         }
-        let entry = self.role_entry_mut(organization_id, slug)?;
-        if let Err(position) = entry
-            .item
+        let held = self
+            .role_entry(organization_id, slug)
+            .is_some_and(|entry| entry.item.has_permission(permission));
+        if held {
+            return self
+                .role_entry(organization_id, slug)
+                .map(|entry| entry.item.clone())
+                .ok_or_else(|| EngineError::not_found("role", slug));
+        }
+        let role = self.existing_role_mut(organization_id, slug)?;
+        if let Err(position) = role
             .permissions
             .binary_search_by(|held| held.as_str().cmp(permission))
         {
-            entry
-                .item
-                .permissions
-                .insert(position, permission.to_owned());
-            entry.item.updated_at = now_rfc3339();
+            role.permissions.insert(position, permission.to_owned());
         }
-        Ok(entry.item.clone())
+        role.updated_at = now_rfc3339();
+        Ok(role.clone())
     }
 
     pub(crate) fn remove_organization_role_permission(
@@ -410,15 +446,17 @@ impl State {
         slug: &str,
         permission: &str,
     ) -> Result<Role, EngineError> {
-        let entry = self.role_entry_mut(Some(organization_id), slug)?;
-        let position = entry
-            .item
-            .permissions
-            .binary_search_by(|held| held.as_str().cmp(permission))
-            .map_err(|_| EngineError::not_found("permission", permission))?;
-        entry.item.permissions.remove(position);
-        entry.item.updated_at = now_rfc3339();
-        Ok(entry.item.clone())
+        self.role_exists(Some(organization_id), slug)?;
+        let held = self
+            .role_entry(Some(organization_id), slug)
+            .is_some_and(|entry| entry.item.has_permission(permission));
+        if !held {
+            return Err(EngineError::not_found("permission", permission));
+        }
+        let role = self.existing_role_mut(Some(organization_id), slug)?;
+        role.permissions.retain(|held| held != permission);
+        role.updated_at = now_rfc3339();
+        Ok(role.clone())
     }
 
     /// Deletes an environment role; the default role cannot be deleted.
@@ -433,7 +471,8 @@ impl State {
                 format!("{slug} is the default role; make another role the default first"),
             ));
         }
-        self.environment_roles.remove(slug);
+        self.remove_role_entry(None, slug);
+        self.touch_settings();
         self.priority.retain(|s| s != slug);
         self.withdraw_role(None, slug);
         Ok(())
@@ -449,10 +488,10 @@ impl State {
             return Err(EngineError::not_found("organization", organization_id));
         }
         if new.slug.is_empty() {
-            require("name", &new.name)?;
-            new.slug = format!("org-{}", slugify(&new.name));
+            validate_name("name", &new.name, NAME_MAX)?;
+            new.slug = self.derived_organization_role_slug(organization_id, &new.name);
         }
-        validate_role_slug(&new.slug)?;
+        validate_role_slug("slug", &new.slug)?;
         let taken_here = self
             .organization_roles
             .get(organization_id)
@@ -466,21 +505,46 @@ impl State {
                 ),
             ));
         }
-        let role = self.build_role(new, meta, Some(organization_id))?;
-        let seq = self.take_seq();
-        self.organization_roles
-            .entry(organization_id.to_owned())
-            .or_default()
-            .insert(
-                role.slug.clone(),
-                Entry {
-                    seq,
-                    item: role.clone(),
-                },
-            );
+        let (role, seq) = self.build_role(new, meta, Some(organization_id))?;
+        self.put_role(
+            Some(organization_id),
+            Entry {
+                seq,
+                item: role.clone(),
+            },
+        );
         Ok(role)
     }
 
+    /// WorkOS derives an omitted organization role slug from the name: `org-` and the name in
+    /// lowercase with `-` between words, cut to the slug limit. A name with no letter or digit
+    /// (only symbols) gives a random suffix instead of a bare `org-`.
+    fn derived_organization_role_slug(&self, organization_id: &str, name: &str) -> String {
+        let mut words = slugify(name);
+        words.truncate(SLUG_MAX - "org-".len());
+        let words = words.trim_end_matches('-');
+        if !words.is_empty() {
+            return format!("org-{words}");
+        }
+        let taken = |slug: &str| {
+            self.environment_roles.contains_key(slug)
+                || self
+                    .organization_roles
+                    .get(organization_id)
+                    .is_some_and(|roles| roles.contains_key(slug))
+        };
+        let mut slug = format!("org-{}", random_hex(4));
+        for _ in 0..16 {
+            if !taken(&slug) {
+                break;
+            }
+            slug = format!("org-{}", random_hex(4));
+        }
+        slug
+    }
+
+    /// The organization's own role `slug`, or, as WorkOS answers on the organization path, the
+    /// environment role of that slug (every environment role applies in every organization).
     pub(crate) fn organization_role(
         &self,
         organization_id: &str,
@@ -489,10 +553,8 @@ impl State {
         if !self.organizations.contains_key(organization_id) {
             return Err(EngineError::not_found("organization", organization_id));
         }
-        self.organization_roles
-            .get(organization_id)
-            .and_then(|roles| roles.get(slug))
-            .map(|entry| entry.item.clone())
+        self.role_in(organization_id, slug)
+            .cloned()
             .ok_or_else(|| EngineError::not_found("role", slug))
     }
 
@@ -517,13 +579,8 @@ impl State {
         organization_id: &str,
         slug: &str,
     ) -> Result<(), EngineError> {
-        let removed = self
-            .organization_roles
-            .get_mut(organization_id)
-            .and_then(|roles| roles.remove(slug));
-        if removed.is_none() {
-            return Err(EngineError::not_found("role", slug));
-        }
+        self.role_exists(Some(organization_id), slug)?;
+        self.remove_role_entry(Some(organization_id), slug);
         self.withdraw_role(Some(organization_id), slug);
         Ok(())
     }
@@ -531,17 +588,24 @@ impl State {
     /// After a role is deleted: in single-role mode its memberships get the default role; with
     /// multiple roles it is removed from each membership, which keeps its other roles (or gets
     /// the default role when none is left). Its resource assignments go too.
-    pub(super) fn withdraw_role(&mut self, organization_id: Option<&str>, slug: &str) {
+    fn withdraw_role(&mut self, organization_id: Option<&str>, slug: &str) {
+        let holders: Vec<String> = self
+            .memberships
+            .values()
+            .map(|entry| &entry.item)
+            .filter(|membership| {
+                organization_id.is_none_or(|org| org == membership.organization_id)
+                    && membership.role_slugs.iter().any(|s| s == slug)
+            })
+            .map(|membership| membership.id.clone())
+            .collect();
         let now = now_rfc3339();
         let default_role = self.default_role.clone();
         let multiple_roles = self.multiple_roles;
-        for entry in self.memberships.values_mut() {
-            let membership = &mut entry.item;
-            if organization_id.is_some_and(|org| org != membership.organization_id)
-                || !membership.role_slugs.iter().any(|s| s == slug)
-            {
+        for id in holders {
+            let Some(membership) = self.membership_mut(&id) else {
                 continue;
-            }
+            };
             if multiple_roles {
                 membership.role_slugs.retain(|s| s != slug);
             } else {
@@ -566,7 +630,7 @@ impl State {
             .map(|entry| entry.item.id.clone())
             .collect();
         for id in doomed {
-            self.drop_assignment(&id);
+            self.remove_assignment(&id);
         }
     }
 
@@ -603,11 +667,11 @@ impl LocalEngine {
 
     /// Turns multiple roles on or off. Turning it off keeps, on every membership, only its
     /// highest-priority role.
-    pub fn set_multiple_roles(&self, enabled: bool) {
-        let _ = self.write(|state| {
+    pub fn set_multiple_roles(&self, enabled: bool) -> Result<(), EngineError> {
+        self.write(|state| {
             state.set_multiple_roles(enabled);
             Ok(())
-        });
+        })
     }
 
     /// The slug of the default role, given to memberships created without a role.

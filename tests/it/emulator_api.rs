@@ -1408,11 +1408,9 @@ async fn a_minted_session_token_verifies_against_the_jwks() {
 #[tokio::test]
 async fn a_restart_from_the_state_file_keeps_every_change() {
     let directory = tempfile::tempdir().unwrap();
-    let path = directory.path().join("state.json");
+    let path = directory.path().join("state.db");
     let (org, project, om, assignment_id) = {
-        let emulator = Emulator::new(LocalEngine::new())
-            .with_state_file(&path)
-            .unwrap();
+        let emulator = Emulator::new(LocalEngine::open(&path).unwrap());
         let server = serve(&emulator).await;
         let (org, _, project, om) = seed(&server).await;
         let assignment = server
@@ -1436,11 +1434,8 @@ async fn a_restart_from_the_state_file_keeps_every_change() {
             assignment["id"].as_str().unwrap().to_owned(),
         )
     };
-    assert!(!directory.path().join("state.json.tmp").exists());
 
-    let emulator = Emulator::new(LocalEngine::new())
-        .with_state_file(&path)
-        .unwrap();
+    let emulator = Emulator::new(LocalEngine::open(&path).unwrap());
     let server = serve(&emulator).await;
     assert_eq!(
         server.get(&format!("/organizations/{org}")).await["name"],

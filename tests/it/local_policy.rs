@@ -69,7 +69,7 @@ fn the_documented_json_example_loads_with_the_documented_meaning() {
 #[test]
 fn a_dumped_policy_loads_back_to_the_same_state_in_json_and_toml() {
     let engine = LocalEngine::from_policy_toml(documented_example("toml")).unwrap();
-    engine.set_multiple_roles(true);
+    engine.set_multiple_roles(true).unwrap();
     engine
         .set_membership_roles("om_carol", &["viewer", "billing-clerk"])
         .unwrap();

@@ -7,6 +7,7 @@ mod common;
 mod demo;
 mod emulator_api;
 mod emulator_binary;
+mod emulator_state;
 mod freshness;
 mod guards;
 mod local_policy;
