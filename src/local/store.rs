@@ -833,3 +833,320 @@ fn load(connection: &Connection, path: &Path) -> Result<State, EngineError> {
     state.settle();
     Ok(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{
+        Changes, LocalEngine, MembershipStatus, NewPermission, NewResource, NewRole, ResourceFilter,
+    };
+    use super::*;
+
+    /// Everything the engine answers: the whole dump, and the queries that read each index
+    /// (grants, children, external ids, memberships by user, assignments by resource).
+    fn observe(engine: &LocalEngine) -> String {
+        let mut seen = format!("{:?}\n", engine.dump_policy());
+        let resources = engine.list_resources(&ResourceFilter::default());
+        let permissions = engine.list_permissions();
+        for membership in engine.list_memberships(None, None) {
+            seen += &format!(
+                "{:?}\n",
+                engine.active_membership(&membership.user_id, &membership.organization_id)
+            );
+            for permission in &permissions {
+                let allowed: Vec<_> = engine
+                    .resources_for_membership(&membership.id, &permission.slug, None)
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.id)
+                    .collect();
+                seen += &format!("{} {} {allowed:?}\n", membership.id, permission.slug);
+            }
+            for resource in &resources {
+                let reference = ResourceRef::id(&resource.id);
+                seen += &format!(
+                    "{:?}\n",
+                    engine.effective_permissions(&membership.id, &reference)
+                );
+            }
+            seen += &format!("{:?}\n", engine.list_role_assignments(&membership.id));
+        }
+        for resource in &resources {
+            let children = engine.list_resources(&ResourceFilter {
+                parent_resource_id: Some(resource.id.clone()),
+                ..ResourceFilter::default()
+            });
+            seen += &format!(
+                "{:?} {:?} {:?}\n",
+                children.iter().map(|r| &r.id).collect::<Vec<_>>(),
+                engine.list_role_assignments_for_resource(&resource.id),
+                engine.find_resource(
+                    &resource.organization_id,
+                    &ResourceRef::external(&resource.resource_type_slug, &resource.external_id)
+                )
+            );
+        }
+        for organization in engine.list_organizations() {
+            seen += &format!("{:?}\n", engine.list_organization_roles(&organization.id));
+        }
+        seen += &format!("{:?}\n", engine.role_priority());
+        seen
+    }
+
+    fn read_only(engine: &LocalEngine, on: bool) {
+        let store = engine.inner.store.as_ref().unwrap();
+        let store = store.lock().unwrap();
+        store
+            .connection
+            .execute_batch(if on {
+                "PRAGMA query_only = ON"
+            } else {
+                "PRAGMA query_only = OFF"
+            })
+            .unwrap();
+    }
+
+    type Step = (
+        &'static str,
+        Box<dyn Fn(&LocalEngine) -> Result<(), EngineError>>,
+    );
+
+    fn steps() -> Vec<Step> {
+        fn step(
+            name: &'static str,
+            run: impl Fn(&LocalEngine) -> Result<(), EngineError> + 'static,
+        ) -> Step {
+            (name, Box::new(run))
+        }
+        let changes = |name: &str| Changes {
+            name: Some(name.to_owned()),
+            description: Some("changed".to_owned()),
+        };
+        vec![
+            step("create permissions", |e| {
+                e.create_permission(NewPermission::new("docs:read", "Read"))?;
+                Ok(())
+            }),
+            step("create another permission", |e| {
+                e.create_permission(NewPermission::new("docs:write", "Write"))?;
+                Ok(())
+            }),
+            step("update a permission", move |e| {
+                e.update_permission("docs:read", changes("Read docs"))?;
+                Ok(())
+            }),
+            step("create an environment role", |e| {
+                e.create_environment_role(
+                    NewRole::new("viewer", "Viewer").permissions(["docs:read"]),
+                )?;
+                Ok(())
+            }),
+            step("create a second environment role", |e| {
+                e.create_environment_role(NewRole::new("editor", "Editor"))?;
+                Ok(())
+            }),
+            step("update an environment role", move |e| {
+                e.update_environment_role("viewer", changes("Viewers"))?;
+                Ok(())
+            }),
+            step("set role permissions", |e| {
+                e.set_environment_role_permissions("editor", &["docs:read", "docs:write"])?;
+                Ok(())
+            }),
+            step("add a role permission", |e| {
+                e.add_environment_role_permission("viewer", "docs:write")?;
+                Ok(())
+            }),
+            step("set the priority", |e| {
+                e.set_role_priority(&["editor", "viewer", "member"])
+            }),
+            step("set the default role", |e| e.set_default_role("viewer")),
+            step("multiple roles on", |e| e.set_multiple_roles(true)),
+            step("create an organization", |e| {
+                e.create_organization_with_id("org_acme", "Acme")?;
+                Ok(())
+            }),
+            step("create an organization role", |e| {
+                e.create_organization_role("org_acme", NewRole::new("", "Billing clerk"))?;
+                Ok(())
+            }),
+            step("change the organization role", move |e| {
+                e.set_organization_role_permissions(
+                    "org_acme",
+                    "org-billing-clerk",
+                    &["docs:read"],
+                )?;
+                e.add_organization_role_permission("org_acme", "org-billing-clerk", "docs:write")?;
+                e.update_organization_role("org_acme", "org-billing-clerk", changes("Clerks"))?;
+                Ok(())
+            }),
+            step("remove an organization role permission", |e| {
+                e.remove_organization_role_permission(
+                    "org_acme",
+                    "org-billing-clerk",
+                    "docs:read",
+                )?;
+                Ok(())
+            }),
+            step("create memberships", |e| {
+                e.create_membership("user_alice", "org_acme", &["editor", "org-billing-clerk"])?;
+                e.create_membership("user_bob", "org_acme", &[])?;
+                Ok(())
+            }),
+            step("create resources", |e| {
+                let workspace =
+                    e.create_resource(NewResource::new("org_acme", "workspace", "ws", "WS"))?;
+                e.create_resource(
+                    NewResource::new("org_acme", "project", "p1", "P1")
+                        .parent(ResourceRef::id(&workspace.id)),
+                )?;
+                e.create_resource(
+                    NewResource::new("org_acme", "doc", "d1", "D1")
+                        .parent(ResourceRef::external("project", "p1")),
+                )?;
+                Ok(())
+            }),
+            step("update a resource", move |e| {
+                let project = e.get_resource_by_external_id("org_acme", "project", "p1")?;
+                e.update_resource(&project.id, changes("Project one"))?;
+                Ok(())
+            }),
+            step("assign roles", |e| {
+                let bob = e.active_membership("user_bob", "org_acme").unwrap();
+                e.assign_role(&bob.id, "viewer", &ResourceRef::external("project", "p1"))?;
+                e.assign_role(&bob.id, "editor", &ResourceRef::external("doc", "d1"))?;
+                e.assign_role(
+                    &bob.id,
+                    "org-billing-clerk",
+                    &ResourceRef::external("workspace", "ws"),
+                )?;
+                let alice = e.active_membership("user_alice", "org_acme").unwrap();
+                e.assign_role(&alice.id, "viewer", &ResourceRef::external("doc", "d1"))?;
+                Ok(())
+            }),
+            step("remove a role by target", |e| {
+                let bob = e.active_membership("user_bob", "org_acme").unwrap();
+                e.remove_role(&bob.id, "editor", &ResourceRef::external("doc", "d1"))
+            }),
+            step("remove a role assignment by id", |e| {
+                let alice = e.active_membership("user_alice", "org_acme").unwrap();
+                let assignment = e.list_role_assignments(&alice.id)?.remove(0);
+                e.remove_role_assignment(&alice.id, &assignment.id)
+            }),
+            step("membership roles and status", |e| {
+                let bob = e.active_membership("user_bob", "org_acme").unwrap();
+                e.set_membership_roles(&bob.id, &["editor", "viewer"])?;
+                e.set_membership_status(&bob.id, MembershipStatus::Inactive)?;
+                Ok(())
+            }),
+            step("reactivate a membership", |e| {
+                e.activate_membership("user_bob", "org_acme", &["viewer"])?;
+                Ok(())
+            }),
+            step("delete a permission roles carry", |e| {
+                e.delete_permission("docs:write")
+            }),
+            step("delete an organization role held and assigned", |e| {
+                e.delete_organization_role("org_acme", "org-billing-clerk")
+            }),
+            step("delete an environment role held and assigned", |e| {
+                e.delete_environment_role("editor")
+            }),
+            step("multiple roles off", |e| e.set_multiple_roles(false)),
+            step("delete a subtree with assignments", |e| {
+                let workspace = e.get_resource_by_external_id("org_acme", "workspace", "ws")?;
+                e.delete_resource(&workspace.id, true)
+            }),
+            step("delete a membership with assignments", |e| {
+                let project =
+                    e.create_resource(NewResource::new("org_acme", "project", "p2", "P2"))?;
+                let bob = e.active_membership("user_bob", "org_acme").unwrap();
+                e.assign_role(&bob.id, "viewer", &ResourceRef::id(&project.id))?;
+                e.delete_membership(&bob.id)
+            }),
+            step("replace the whole policy", |e| {
+                let mut policy = e.dump_policy();
+                policy.permissions.truncate(0);
+                for role in &mut policy.roles {
+                    role.permissions.clear();
+                }
+                for organization in &mut policy.organizations {
+                    for role in &mut organization.roles {
+                        role.permissions.clear();
+                    }
+                }
+                e.replace_policy(&policy)
+            }),
+        ]
+    }
+
+    /// Every kind of change, first with the database read-only (the commit fails: the change
+    /// must be absent from memory, every index included, and from the disk), then for real
+    /// (the rows it touched must be exactly what a reopened engine reads back).
+    #[test]
+    fn every_change_is_all_or_nothing_and_stored_whole() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("state.db");
+        let engine = LocalEngine::open(&path).unwrap();
+        for (name, step) in steps() {
+            let before = observe(&engine);
+            read_only(&engine, true);
+            let failed = step(&engine);
+            read_only(&engine, false);
+            // A step of several changes fails at its first; either way nothing may remain.
+            assert!(
+                matches!(failed, Err(EngineError::Storage { .. })),
+                "{name}: {failed:?}"
+            );
+            assert_eq!(
+                observe(&engine),
+                before,
+                "{name}: a failed commit left a trace"
+            );
+            assert_eq!(
+                observe(&LocalEngine::read_store(&path).unwrap()),
+                before,
+                "{name}: the disk changed"
+            );
+
+            step(&engine).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let after = observe(&engine);
+            assert_ne!(after, before, "{name} changed nothing");
+            assert_eq!(
+                observe(&LocalEngine::read_store(&path).unwrap()),
+                after,
+                "{name}: the stored rows differ from memory"
+            );
+        }
+        let last = observe(&engine);
+        drop(engine);
+        assert_eq!(observe(&LocalEngine::open(&path).unwrap()), last);
+    }
+
+    #[test]
+    fn a_new_database_is_seeded_once_and_read_store_creates_nothing() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("seeded.db");
+        let seed = crate::local::Policy::from_json(
+            r#"{ "permissions": [{ "slug": "a:b", "name": "A" }],
+                 "organizations": [{ "id": "org_seed", "name": "Seed" }] }"#,
+        )
+        .unwrap();
+        let engine = LocalEngine::open_with_seed(&path, &seed).unwrap();
+        engine
+            .create_organization_with_id("org_later", "Later")
+            .unwrap();
+        drop(engine);
+        let other_seed = crate::local::Policy::default();
+        let reopened = LocalEngine::open_with_seed(&path, &other_seed).unwrap();
+        assert!(reopened.get_organization("org_seed").is_ok());
+        assert!(reopened.get_organization("org_later").is_ok());
+        assert!(reopened.get_permission("a:b").is_ok());
+
+        let missing = directory.path().join("missing.db");
+        assert!(matches!(
+            LocalEngine::read_store(&missing),
+            Err(EngineError::Io { .. })
+        ));
+        assert!(!missing.exists());
+    }
+}

@@ -146,6 +146,21 @@ fn a_bad_policy_names_the_offending_entry() {
             r#"{"permissions": [{"slug": "a", "name": "A", "created_at": "yesterday"}]}"#,
             "permissions[0].created_at: ",
         ),
+        (
+            // The shape of a timestamp, but no such month.
+            r#"{"permissions": [{"slug": "a", "name": "A", "created_at": "2026-13-01T00:00:00Z"}]}"#,
+            "permissions[0].created_at: ",
+        ),
+        (
+            r#"{"permissions": [{"slug": "a", "name": "A", "updated_at": "2026-02-30T00:00:00Z"}]}"#,
+            "permissions[0].updated_at: ",
+        ),
+        (
+            r#"{"organizations": [{"id": "org_a", "name": "A"}],
+                "resources": [{"organization_id": "org_a", "resource_type_slug": "project",
+                               "external_id": "..", "name": "Up"}]}"#,
+            "resources[0].external_id: ",
+        ),
     ];
     for (json, expected) in cases {
         let message = load_error(json);

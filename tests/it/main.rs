@@ -7,6 +7,8 @@ mod common;
 mod demo;
 mod emulator_api;
 mod emulator_binary;
+mod emulator_idempotency;
+mod emulator_limits;
 mod emulator_state;
 mod freshness;
 mod guards;
