@@ -3,7 +3,7 @@
 //! `resources`, `assignments`, `decisions`), and every rule validates all of its input before
 //! it changes anything, so a refused operation leaves the state as it was.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::model::{Membership, Organization, Permission, Resource, Role, RoleAssignment};
 
@@ -38,7 +38,9 @@ pub(crate) struct State {
     pub(super) resources: HashMap<String, Entry<Resource>>,
     /// organization id -> type -> external id -> resource id; nested so lookups borrow `&str`.
     pub(super) external_index: HashMap<String, HashMap<String, HashMap<String, String>>>,
-    pub(super) children: HashMap<String, Vec<String>>,
+    /// parent id -> child ids; a set, so a child leaves its parent in constant time however
+    /// many siblings it has.
+    pub(super) children: HashMap<String, HashSet<String>>,
     pub(super) assignments: HashMap<String, Entry<RoleAssignment>>,
     /// membership id -> resource id -> role slugs assigned there: the check hot path.
     pub(super) grants: HashMap<String, HashMap<String, Vec<String>>>,
@@ -443,7 +445,7 @@ impl State {
             self.children
                 .entry(parent.clone())
                 .or_default()
-                .push(resource.id.clone());
+                .insert(resource.id.clone());
         }
         self.resources.insert(resource.id.clone(), entry);
     }
@@ -459,7 +461,7 @@ impl State {
         if let Some(parent) = &resource.parent_resource_id
             && let Some(siblings) = self.children.get_mut(parent)
         {
-            siblings.retain(|child| child != id);
+            siblings.remove(id);
             if siblings.is_empty() {
                 self.children.remove(parent);
             }
