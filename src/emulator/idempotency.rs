@@ -124,8 +124,9 @@ struct Memory {
     /// Scopes in the order their answers were kept, which is also the order they expire.
     order: VecDeque<(Scope, Instant)>,
     bytes: usize,
-    /// One lock per key being worked on; removed when the last request holding it is done.
-    in_flight: HashMap<Scope, Arc<tokio::sync::Mutex<()>>>,
+    /// One lock per key being worked on, with the number of requests holding or awaiting
+    /// it; removed when that number falls to zero.
+    in_flight: HashMap<Scope, (Arc<tokio::sync::Mutex<()>>, usize)>,
 }
 
 impl Memory {
@@ -163,22 +164,24 @@ pub(crate) struct Idempotency {
 }
 
 /// A request's turn on its key; the next request with that key waits until it is dropped.
+/// It exists from before the wait, so a request dropped while waiting (its client gone) still
+/// gives up its place.
 #[derive(Debug)]
 pub(crate) struct Turn<'a> {
     idempotency: &'a Idempotency,
     scope: Scope,
-    lock: Option<Arc<tokio::sync::Mutex<()>>>,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        // The guard first: then only the map's reference and ours remain when no one waits.
         self.guard.take();
-        let Some(lock) = self.lock.take() else { return };
         let mut memory = self.idempotency.lock();
-        if Arc::strong_count(&lock) == 2 {
-            memory.in_flight.remove(&self.scope);
+        if let Some((_, users)) = memory.in_flight.get_mut(&self.scope) {
+            *users -= 1;
+            if *users == 0 {
+                memory.in_flight.remove(&self.scope);
+            }
         }
     }
 }
@@ -198,19 +201,19 @@ impl Idempotency {
 
     /// Waits for the key's turn: requests with this scope run one at a time, others never wait.
     pub(crate) async fn turn(&self, scope: Scope) -> Turn<'_> {
-        let lock = self
-            .lock()
-            .in_flight
-            .entry(scope.clone())
-            .or_default()
-            .clone();
-        let guard = lock.clone().lock_owned().await;
-        Turn {
+        let lock = {
+            let mut memory = self.lock();
+            let (lock, users) = memory.in_flight.entry(scope.clone()).or_default();
+            *users += 1;
+            lock.clone()
+        };
+        let mut turn = Turn {
             idempotency: self,
             scope,
-            lock: Some(lock),
-            guard: Some(guard),
-        }
+            guard: None,
+        };
+        turn.guard = Some(lock.lock_owned().await);
+        turn
     }
 
     /// What is kept for the turn's key, for a request with `fingerprint`.
@@ -406,6 +409,14 @@ mod tests {
         drop(held);
         let turn = same.await;
         drop(turn);
+        assert_eq!(memory.keys_in_flight(), 0);
+
+        // A request given up while it waits (its client gone) leaves nothing behind.
+        let held = memory.turn(scope("busy")).await;
+        let mut abandoned = Box::pin(memory.turn(scope("busy")));
+        assert!(abandoned.as_mut().poll(&mut context).is_pending());
+        drop(held);
+        drop(abandoned);
         assert_eq!(memory.keys_in_flight(), 0);
     }
 }

@@ -6,7 +6,9 @@
 //! a role priority order, role deletion that reassigns or removes, slugs that never change.
 //! It answers checks ([`LocalEngine::check`], and [`Authorizer`] for the guards) and the
 //! resource and membership queries, and it loads and dumps its whole state as a [`Policy`]
-//! file (JSON or TOML).
+//! file (JSON or TOML). [`LocalEngine::open`] keeps the state in an SQLite database too: each
+//! change is committed there, synced to disk, before it takes effect and before the call
+//! returns, and a change whose commit fails is not made at all.
 //!
 //! ```
 //! use workos_authz::check::ResourceRef;
