@@ -69,7 +69,10 @@ impl From<EngineError> for ApiError {
             // The store's and the files' own messages (paths included) go to the log, not to
             // the client: a 503 that says nothing changed is all it needs, and retrying is safe.
             EngineError::Io { .. } | EngineError::Storage { .. } => {
-                tracing::error!(error = %message, "the emulator's state could not be written");
+                // The engine has logged a failed commit already; a file error it has not.
+                if matches!(error, EngineError::Io { .. }) {
+                    tracing::error!(error = %message, "the emulator's state could not be written");
+                }
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     code,
