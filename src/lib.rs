@@ -62,6 +62,7 @@ pub mod check;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod guard;
+mod limits;
 pub mod local;
 pub mod rejection;
 mod response_future;

@@ -1,42 +1,61 @@
 //! The WorkOS API emulator: `workos-authz-emulator --addr 127.0.0.1:8787 --policy FILE
-//! --state FILE`. See `docs/local-engine.md`.
+//! --state FILE`, and `workos-authz-emulator export --state FILE [--output FILE]`. See
+//! `docs/local-engine.md`.
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use workos_authz::emulator::Emulator;
-use workos_authz::local::LocalEngine;
+use workos_authz::local::{LocalEngine, Policy};
 
 const USAGE: &str = "\
 workos-authz-emulator: the WorkOS authorization API over an embedded engine
 
 USAGE:
     workos-authz-emulator [--addr HOST:PORT] [--policy FILE] [--state FILE]
+    workos-authz-emulator export --state FILE [--output FILE]
 
 OPTIONS:
     --addr HOST:PORT   where to listen (default 127.0.0.1:8787)
-    --policy FILE      load this policy file (.toml or .json) at start
-    --state FILE       persist every change to FILE (atomically) and reload it on start;
-                       when FILE exists it wins over --policy
+    --policy FILE      start from this policy file (.toml or .json); with --state, it seeds
+                       a new state database and is ignored once the database exists
+    --state FILE       keep the state in this SQLite database (created when missing): every
+                       change is committed (and synced to disk) before it is answered
     -h, --help         print this help
 
-Every route except GET /sso/jwks/{client_id} needs 'Authorization: Bearer sk_<anything>'.
-POST /_emulator/sessions {\"organization_membership_id\": \"om_...\"} mints a session token.";
+EXPORT:
+    export --state FILE [--output FILE]
+                       write the state database as a policy file (.toml or .json, by the
+                       name), or as JSON to standard output; the database is only read
 
-struct Options {
-    addr: SocketAddr,
-    policy: Option<PathBuf>,
-    state: Option<PathBuf>,
+Every route except GET /sso/jwks/{client_id} needs 'Authorization: Bearer sk_<anything>'.
+POST /_emulator/sessions {\"organization_membership_id\": \"om_...\"} mints a session token.
+Logs go to standard error; RUST_LOG sets the level (default info: a line per request).";
+
+#[derive(Debug)]
+enum Command {
+    Serve {
+        addr: SocketAddr,
+        policy: Option<PathBuf>,
+        state: Option<PathBuf>,
+    },
+    Export {
+        state: PathBuf,
+        output: Option<PathBuf>,
+    },
+    Help,
 }
 
-fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        addr: SocketAddr::from(([127, 0, 0, 1], 8787)),
-        policy: None,
-        state: None,
-    };
-    let mut args = args;
+fn parse(args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let mut args = args.peekable();
+    let export = args.peek().is_some_and(|first| first == "export");
+    if export {
+        args.next();
+    }
+    let mut addr = SocketAddr::from(([127, 0, 0, 1], 8787));
+    let (mut policy, mut state, mut output) = (None, None, None);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
             Some((name, value)) if name.starts_with("--") => {
@@ -45,7 +64,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             _ => (arg.clone(), None),
         };
         if name == "-h" || name == "--help" {
-            return Ok(None);
+            return Ok(Command::Help);
         }
         let mut value = || {
             inline
@@ -53,70 +72,133 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
                 .or_else(|| args.next())
                 .ok_or_else(|| format!("{name} needs a value"))
         };
-        match name.as_str() {
-            "--addr" => {
+        match (export, name.as_str()) {
+            (false, "--addr") => {
                 let text = value()?;
-                options.addr = text
+                addr = text
                     .parse()
                     .map_err(|e| format!("--addr {text:?} is not HOST:PORT: {e}"))?;
             }
-            "--policy" => options.policy = Some(PathBuf::from(value()?)),
-            "--state" => options.state = Some(PathBuf::from(value()?)),
-            other => return Err(format!("unknown argument {other:?}")),
+            (false, "--policy") => policy = Some(PathBuf::from(value()?)),
+            (_, "--state") => state = Some(PathBuf::from(value()?)),
+            (true, "--output") => output = Some(PathBuf::from(value()?)),
+            (_, other) => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Some(options))
+    if export {
+        let state = state.ok_or("export needs --state FILE")?;
+        return Ok(Command::Export { state, output });
+    }
+    Ok(Command::Serve {
+        addr,
+        policy,
+        state,
+    })
 }
 
-async fn run(options: Options) -> Result<(), String> {
-    let engine = match &options.policy {
-        Some(path) => LocalEngine::load_policy_file(path).map_err(|e| e.to_string())?,
-        None => LocalEngine::new(),
+fn open_engine(policy: Option<&PathBuf>, state: Option<&PathBuf>) -> Result<LocalEngine, String> {
+    let policy = policy
+        .map(|path| Policy::from_file(path).map_err(|e| format!("policy: {e}")))
+        .transpose()?;
+    let Some(state) = state else {
+        return match policy {
+            Some(policy) => LocalEngine::from_policy(&policy).map_err(|e| format!("policy: {e}")),
+            None => Ok(LocalEngine::new()),
+        };
     };
-    let mut emulator = Emulator::new(engine);
-    if let Some(path) = &options.state {
-        emulator = emulator
-            .with_state_file(path)
-            .map_err(|e| format!("state file: {e}"))?;
+    let existed = state.exists();
+    let engine = match &policy {
+        Some(policy) => LocalEngine::open_with_seed(state, policy),
+        None => LocalEngine::open(state),
     }
-    let listener = tokio::net::TcpListener::bind(options.addr)
+    .map_err(|e| format!("state: {e}"))?;
+    match (existed, policy.is_some()) {
+        (true, true) => tracing::warn!(
+            state = %state.display(),
+            "the state database exists: --policy is not used (export the state, or remove the file, to start over)"
+        ),
+        (false, true) => {
+            tracing::info!(state = %state.display(), "new state database, seeded from --policy")
+        }
+        (false, false) => tracing::info!(state = %state.display(), "new state database"),
+        (true, false) => tracing::info!(state = %state.display(), "state database opened"),
+    }
+    Ok(engine)
+}
+
+async fn serve(
+    addr: SocketAddr,
+    policy: Option<PathBuf>,
+    state: Option<PathBuf>,
+) -> Result<(), String> {
+    let engine = open_engine(policy.as_ref(), state.as_ref())?;
+    let emulator = Emulator::new(engine);
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", options.addr))?;
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("workos-authz-emulator listening on http://{addr}");
     eprintln!("  JWKS:    http://{addr}/sso/jwks/client_emulator");
     eprintln!(
         "  example: curl -H 'Authorization: Bearer sk_test' http://{addr}/authorization/roles"
     );
-    // No graceful shutdown needed: every change is already on disk when its response leaves.
+    // No graceful shutdown needed: every change is committed before its response leaves.
     axum::serve(listener, emulator.router())
         .await
         .map_err(|e| e.to_string())
 }
 
-fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1)) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
+fn export(state: &PathBuf, output: Option<&PathBuf>) -> Result<(), String> {
+    let policy = LocalEngine::read_store(state)
+        .map_err(|e| format!("state: {e}"))?
+        .dump_policy();
+    match output {
+        Some(path) => policy.save_file(path).map_err(|e| format!("output: {e}")),
+        None => {
+            println!("{}", policy.to_json());
+            Ok(())
         }
+    }
+}
+
+fn install_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn main() -> ExitCode {
+    let command = match parse(std::env::args().skip(1)) {
+        Ok(command) => command,
         Err(message) => {
             eprintln!("error: {message}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+    install_logging();
+    let result = match command {
+        Command::Help => {
+            println!("{USAGE}");
+            Ok(())
         }
+        Command::Export { state, output } => export(&state, output.as_ref()),
+        Command::Serve {
+            addr,
+            policy,
+            state,
+        } => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(serve(addr, policy, state)),
+            Err(e) => Err(format!("cannot start the runtime: {e}")),
+        },
     };
-    match runtime.block_on(run(options)) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");

@@ -66,8 +66,18 @@ impl From<EngineError> for ApiError {
             EngineError::Parse { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
             }
-            EngineError::Io { .. } => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
+            // The store's and the files' own messages (paths included) go to the log, not to
+            // the client: a 503 that says nothing changed is all it needs, and retrying is safe.
+            EngineError::Io { .. } | EngineError::Storage { .. } => {
+                // The engine has logged a failed commit already; a file error it has not.
+                if matches!(error, EngineError::Io { .. }) {
+                    tracing::error!(error = %message, "the emulator's state could not be written");
+                }
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code,
+                    "the change could not be saved and was not made; try again",
+                )
             }
         }
     }
@@ -115,22 +125,56 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text())
-        })?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(text).map(Body).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request_parameters",
-                format!("the request body is not valid: {e}"),
-            )
-        })
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+                _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()),
+            })?;
+        parse_body(&bytes).map(Body)
     }
+}
+
+/// The largest request body the API reads; WorkOS's largest (a role's whole permission list)
+/// is a few kilobytes.
+pub(crate) const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// How much of a JSON parser's message an error repeats: serde quotes the offending value,
+/// which may be huge.
+const PARSE_MESSAGE_MAX: usize = 160;
+
+/// 413, for a body over [`MAX_BODY_BYTES`].
+pub(crate) fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request_too_large",
+        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// A JSON body; an empty one reads as `{}` (SDKs send DELETE and POST without one).
+pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(text).map_err(|e| {
+        let mut message = e.to_string();
+        if message.len() > PARSE_MESSAGE_MAX {
+            let mut cut = PARSE_MESSAGE_MAX;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request_parameters",
+            format!("the request body is not valid: {message}"),
+        )
+    })
 }
 
 /// Query parameters by name (the last value wins).

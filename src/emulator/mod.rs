@@ -10,11 +10,12 @@
 //!
 //! ```no_run
 //! use workos_authz::emulator::Emulator;
-//! use workos_authz::local::LocalEngine;
+//! use workos_authz::local::{LocalEngine, Policy};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let engine = LocalEngine::load_policy_file("acme.toml")?;
-//! let emulator = Emulator::new(engine).with_state_file("state.json")?;
+//! // State in an SQLite database, seeded from a policy file the first time.
+//! let engine = LocalEngine::open_with_seed("state.db", &Policy::from_file("acme.toml")?)?;
+//! let emulator = Emulator::new(engine);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8787").await?;
 //! axum::serve(listener, emulator.router()).await?;
 //! # Ok(())
@@ -22,46 +23,50 @@
 //! ```
 //!
 //! Every route but the JWKS needs `Authorization: Bearer sk_...` (any key that starts with
-//! `sk_`). Every response carries `X-Request-ID`; every body, errors included, is JSON. A POST
-//! repeated with the same `Idempotency-Key` gets the first response again without acting twice.
+//! `sk_`; the scheme in any case). Every response carries `X-Request-ID`; every body, errors
+//! included, is JSON; bodies over 256 KiB get 413. A POST repeated with the same
+//! `Idempotency-Key` gets the first successful response again without acting twice (see
+//! [`IdempotencyLimits`]). A change the engine's store could not commit answers 503 and was not
+//! made. Each request is logged as one `tracing` event (target `workos_authz::emulator`).
 
 mod api;
+mod idempotency;
 mod routes;
 
-use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 
-use crate::local::{EngineError, LocalEngine, Policy};
-use crate::session::TokenSigner;
-use api::ApiError;
+pub use idempotency::{IdempotencyLimits, IdempotencyUsage};
 
-/// How many `Idempotency-Key`s are remembered; the oldest are forgotten first.
-const IDEMPOTENCY_KEYS: usize = 10_000;
-/// Responses larger than this are not kept for replay (none of the emulator's come close).
-const MAX_REPLAYED_BODY: usize = 4 * 1024 * 1024;
+use crate::local::LocalEngine;
+use crate::session::TokenSigner;
+use api::{ApiError, MAX_BODY_BYTES};
+use idempotency::{Answer, Idempotency, Lookup, Scope};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// The WorkOS API over one engine. Cheap to clone; clones share the engine, the key, the
-/// idempotency memory and the state file.
+/// The longest path a log line repeats.
+const LOGGED_PATH_MAX: usize = 200;
+
+/// The WorkOS API over one engine. Cheap to clone; clones share the engine, the key and the
+/// idempotency memory. Durability is the engine's: serve a [`LocalEngine::open`]ed engine to
+/// keep the state across restarts.
 #[derive(Clone)]
 pub struct Emulator {
     engine: LocalEngine,
     signer: Arc<TokenSigner>,
-    state_file: Option<Arc<PathBuf>>,
-    idempotency: Arc<tokio::sync::Mutex<IdempotencyMemory>>,
-    persist_lock: Arc<std::sync::Mutex<()>>,
+    idempotency: Arc<Idempotency>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -69,29 +74,14 @@ impl std::fmt::Debug for Emulator {
         f.debug_struct("Emulator")
             .field("engine", &self.engine)
             .field("signer", &self.signer)
-            .field("state_file", &self.state_file)
+            .field("idempotency", &self.idempotency.usage())
             .finish_non_exhaustive()
     }
 }
 
-/// The first response to each recent `Idempotency-Key`.
-#[derive(Default)]
-struct IdempotencyMemory {
-    responses: HashMap<String, (StatusCode, axum::body::Bytes)>,
-    order: VecDeque<String>,
-}
-
-impl IdempotencyMemory {
-    fn remember(&mut self, key: String, status: StatusCode, body: axum::body::Bytes) {
-        if self.order.len() >= IDEMPOTENCY_KEYS
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.responses.remove(&oldest);
-        }
-        self.order.push_back(key.clone());
-        self.responses.insert(key, (status, body));
-    }
-}
+/// The API key of an authorized request, for idempotency scopes.
+#[derive(Clone)]
+struct ApiKey(Arc<str>);
 
 impl Emulator {
     /// An emulator over `engine`, with a freshly generated signing key.
@@ -111,24 +101,19 @@ impl Emulator {
         Emulator {
             engine,
             signer: Arc::new(signer),
-            state_file: None,
-            idempotency: Arc::default(),
-            persist_lock: Arc::default(),
+            idempotency: Arc::new(Idempotency::new(IdempotencyLimits::default())),
         }
     }
 
-    /// Persists the state to `path` after every change (written to a temporary file, then
-    /// renamed over it, so the file is always whole). If the file exists, its state replaces
-    /// the engine's now; otherwise the engine's current state is written to it. TOML when the
-    /// name ends in `.toml`, JSON otherwise.
-    pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Result<Emulator, EngineError> {
-        let path = path.into();
-        if path.exists() {
-            self.engine.replace_policy(&Policy::from_file(&path)?)?;
-        }
-        self.state_file = Some(Arc::new(path));
-        self.persist()?;
-        Ok(self)
+    /// Replaces the idempotency memory with an empty one of these bounds.
+    pub fn with_idempotency_limits(mut self, limits: IdempotencyLimits) -> Emulator {
+        self.idempotency = Arc::new(Idempotency::new(limits));
+        self
+    }
+
+    /// How much of the idempotency memory is in use.
+    pub fn idempotency_usage(&self) -> IdempotencyUsage {
+        self.idempotency.usage()
     }
 
     /// The engine the API reads and changes.
@@ -272,28 +257,14 @@ impl Emulator {
             .route("/_emulator/sessions", post(create_session))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
-            .layer(from_fn_with_state(self.clone(), persist_changes))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(from_fn_with_state(self.clone(), replay_idempotent_posts))
             .layer(from_fn(require_api_key));
         Router::new()
             .route("/sso/jwks/{client_id}", get(jwks))
             .merge(api)
-            .layer(from_fn(add_request_id))
+            .layer(from_fn(trace_request))
             .with_state(self.clone())
-    }
-
-    /// Writes the whole state to the state file, if there is one.
-    fn persist(&self) -> Result<(), EngineError> {
-        let Some(path) = &self.state_file else {
-            return Ok(());
-        };
-        // One writer at a time, each writing the newest state: the last rename wins with
-        // everything in it.
-        let _writing = self
-            .persist_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.engine.dump_policy().save_file(path.as_path())
     }
 }
 
@@ -309,63 +280,143 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn add_request_id(request: Request, next: Next) -> Response {
+/// Gives every response its `X-Request-ID` and logs one line per request: method, path,
+/// status, time taken. Never the headers or the body (they carry the API key and the data).
+async fn trace_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let mut path = request.uri().path().to_owned();
+    if path.len() > LOGGED_PATH_MAX {
+        let mut cut = LOGGED_PATH_MAX;
+        while !path.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        path.truncate(cut);
+        path.push('…');
+    }
     let mut response = next.run(request).await;
     let id = format!("req_{}", crate::support::random_hex(12));
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }
+    tracing::info!(
+        target: "workos_authz::emulator",
+        request_id = %id,
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
     response
 }
 
-async fn require_api_key(request: Request, next: Next) -> Response {
-    let authorized = request
+/// `Authorization: Bearer sk_...`; the scheme is case-insensitive (RFC 9110 §11.1).
+async fn require_api_key(mut request: Request, next: Next) -> Response {
+    let key = request
         .headers()
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .is_some_and(|key| key.len() > 3 && key.starts_with("sk_"));
-    if !authorized {
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim())
+        .filter(|key| key.len() > 3 && key.starts_with("sk_"))
+        .map(Arc::<str>::from);
+    let Some(key) = key else {
         return ApiError::unauthorized().into_response();
-    }
+    };
+    request.extensions_mut().insert(ApiKey(key));
     next.run(request).await
 }
 
-/// Keyed POSTs run one at a time, so a retry that races its original still sees one effect.
+/// Keyed POSTs: the body is read first, with no lock held; then the request waits for its key's
+/// turn (only requests with the same key wait for each other), and is replayed, refused or run.
 async fn replay_idempotent_posts(
     State(emulator): State<Emulator>,
     request: Request,
     next: Next,
 ) -> Response {
-    let key = request
+    if request.method() != Method::POST || !request.headers().contains_key(&IDEMPOTENCY_KEY) {
+        return next.run(request).await;
+    }
+    let key = match request
         .headers()
         .get(&IDEMPOTENCY_KEY)
         .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let Some(key) = key.filter(|_| request.method() == Method::POST) else {
-        return next.run(request).await;
-    };
-    let mut memory = emulator.idempotency.lock().await;
-    if let Some((status, body)) = memory.responses.get(&key) {
-        return json_response(*status, body.clone());
-    }
-    let response = next.run(request).await;
-    let status = response.status();
-    let body = match to_bytes(response.into_body(), MAX_REPLAYED_BODY).await {
-        Ok(body) => body,
-        Err(_) => {
+        .filter(|key| !key.is_empty() && key.len() <= idempotency::MAX_KEY_LENGTH)
+    {
+        Some(key) => key.to_owned(),
+        None => {
             return ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "response_too_large",
-                "the response could not be kept for idempotent replay",
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                format!(
+                    "Idempotency-Key must be 1 to {} visible ASCII characters",
+                    idempotency::MAX_KEY_LENGTH
+                ),
             )
             .into_response();
         }
     };
-    // A server error may be transient: the client's retry should act again.
-    if !status.is_server_error() {
-        memory.remember(key, status, body.clone());
+    let api_key = request
+        .extensions()
+        .get::<ApiKey>()
+        .map(|key| key.0.clone())
+        .unwrap_or_else(|| Arc::from(""));
+    let scope = Scope::new(&api_key, Method::POST, request.uri().path(), &key);
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    let (parts, body) = request.into_parts();
+    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
+        return api::too_large().into_response();
+    };
+    let print = idempotency::fingerprint(&query, &body);
+
+    let turn = emulator.idempotency.turn(scope).await;
+    match emulator.idempotency.lookup(&turn, &print, Instant::now()) {
+        Lookup::Replay(answer) => {
+            let mut response = json_response(answer.status, answer.body);
+            response.headers_mut().insert(
+                IDEMPOTENT_REPLAYED.clone(),
+                HeaderValue::from_static("true"),
+            );
+            return response;
+        }
+        Lookup::Mismatch => {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request; use a new key for a new request",
+            )
+            .into_response();
+        }
+        Lookup::Absent => {}
     }
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    let status = response.status();
+    if !status.is_success() {
+        return response;
+    }
+    // The emulator's own answers are small JSON documents, already in memory.
+    let body = match to_bytes(response.into_body(), MAX_BODY_BYTES * 4).await {
+        Ok(body) => body,
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "response_unreadable",
+                "the response could not be read for idempotent replay",
+            )
+            .into_response();
+        }
+    };
+    emulator.idempotency.keep(
+        &turn,
+        print,
+        Answer {
+            status,
+            body: body.clone(),
+        },
+        Instant::now(),
+    );
     json_response(status, body)
 }
 
@@ -374,48 +425,9 @@ fn json_response(status: StatusCode, body: axum::body::Bytes) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     if has_body {
-        response.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     response
-}
-
-async fn persist_changes(
-    State(emulator): State<Emulator>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let revision = emulator.engine.revision();
-    let response = next.run(request).await;
-    if emulator.engine.revision() != revision
-        && let Err(error) = emulator.persist()
-    {
-        tracing::error!(%error, "the emulator could not persist its state");
-        return ApiError::from(error).into_response();
-    }
-    response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn idempotency_memory_forgets_the_oldest_key_beyond_its_bound() {
-        let mut memory = IdempotencyMemory::default();
-        for index in 0..=IDEMPOTENCY_KEYS {
-            memory.remember(format!("key-{index}"), StatusCode::CREATED, "{}".into());
-        }
-        assert_eq!(memory.responses.len(), IDEMPOTENCY_KEYS);
-        assert_eq!(memory.order.len(), IDEMPOTENCY_KEYS);
-        assert!(!memory.responses.contains_key("key-0"));
-        assert!(memory.responses.contains_key("key-1"));
-        assert!(
-            memory
-                .responses
-                .contains_key(&format!("key-{IDEMPOTENCY_KEYS}"))
-        );
-    }
 }

@@ -778,22 +778,10 @@ pub(crate) async fn create_membership(
     let user_id = required(&body.user_id, "user_id")?;
     let roles = body.roles()?;
     // WorkOS: creating a membership that matches an inactive one activates it, with the
-    // role(s) given (the default role when none is).
-    let inactive = emulator
-        .engine
-        .list_memberships(Some(user_id), Some(organization_id))
-        .into_iter()
-        .find(|m| m.status == MembershipStatus::Inactive);
-    if let Some(inactive) = inactive {
-        emulator.engine.set_membership_roles(&inactive.id, &roles)?;
-        let membership = emulator
-            .engine
-            .set_membership_status(&inactive.id, MembershipStatus::Active)?;
-        return created(membership_out(&emulator, &membership));
-    }
+    // role(s) given (the default role when none is); one change either way.
     let membership = emulator
         .engine
-        .create_membership(user_id, organization_id, &roles)?;
+        .activate_membership(user_id, organization_id, &roles)?;
     created(membership_out(&emulator, &membership))
 }
 

@@ -1,5 +1,8 @@
 //! What can go wrong when the engine is asked to change or read its model.
 
+/// The longest id a not-found error repeats whole.
+const NOT_FOUND_ID_MAX: usize = 64;
+
 /// Why the engine refused an operation. Mirrors WorkOS's error classes: not found (404),
 /// conflict (409) and validation (422); policy files add parse and I/O failures.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -47,12 +50,21 @@ pub enum EngineError {
         /// The parser's message, with the line and column when it knows them.
         message: String,
     },
-    /// A policy or state file could not be read or written.
+    /// A policy or state file could not be opened, read or written: the message names the
+    /// file. A state file that cannot be opened is never overwritten.
     #[error("{path}: {message}")]
     Io {
         /// The file.
         path: String,
-        /// The operating system's message.
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The durable store could not commit a change, so the change was not made: memory and
+    /// disk are as they were before it, and the same change may be tried again. The message
+    /// is the database's and names no file.
+    #[error("the change could not be stored, so it was not made: {message}")]
+    Storage {
+        /// The database's message.
         message: String,
     },
 }
@@ -67,14 +79,21 @@ impl EngineError {
             EngineError::Policy { .. } => "invalid_policy",
             EngineError::Parse { .. } => "invalid_policy",
             EngineError::Io { .. } => "io_error",
+            EngineError::Storage { .. } => "storage_unavailable",
         }
     }
 
+    /// `id` is cut to a short prefix when it is long: the error may be answered over HTTP,
+    /// and a lookup by a 2 MB slug must not echo it back.
     pub(crate) fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
-        EngineError::NotFound {
-            entity,
-            id: id.into(),
-        }
+        let id = id.into();
+        let id = if id.chars().count() > NOT_FOUND_ID_MAX {
+            let prefix: String = id.chars().take(NOT_FOUND_ID_MAX).collect();
+            format!("{prefix}… ({} characters)", id.chars().count())
+        } else {
+            id
+        };
+        EngineError::NotFound { entity, id }
     }
 
     pub(crate) fn conflict(entity: &'static str, message: impl Into<String>) -> Self {
@@ -104,7 +123,10 @@ impl EngineError {
                 entry: format!("{entry}.{field}"),
                 message,
             },
-            EngineError::Policy { .. } | EngineError::Parse { .. } | EngineError::Io { .. } => self,
+            EngineError::Policy { .. }
+            | EngineError::Parse { .. }
+            | EngineError::Io { .. }
+            | EngineError::Storage { .. } => self,
             other => EngineError::Policy {
                 entry: entry.to_owned(),
                 message: other.to_string(),

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::EngineError;
+use super::ids::Meta;
 use super::model::{
     Membership, MembershipStatus, NewPermission, NewResource, NewRole, Permission, Resource,
     ResourceFilter, Role, RoleAssignment,
 };
-use super::state::{Meta, SEEDED_DEFAULT_ROLE, State};
+use super::state::{SEEDED_DEFAULT_ROLE, State};
 use crate::check::ResourceRef;
 
 /// A whole engine: settings, permissions, roles, organizations, memberships, resources and
@@ -282,9 +283,11 @@ impl Policy {
     }
 
     /// Writes the policy to a file (TOML when the name ends in `.toml`, JSON otherwise)
-    /// atomically: to `{path}.tmp` first, then renamed over `path`, so a reader or a crash
-    /// never sees half a file.
+    /// atomically: to a new temporary file beside it (a fresh random name, created
+    /// exclusively, so never through a symlink or over another file), synced to disk, then
+    /// renamed over `path`, so a reader or a crash never sees half a file.
     pub fn save_file(&self, path: impl AsRef<Path>) -> Result<(), EngineError> {
+        use std::io::Write as _;
         let path = path.as_ref();
         let text = if is_toml(path) {
             self.to_toml()?
@@ -292,10 +295,31 @@ impl Policy {
             self.to_json()
         };
         let mut temporary = path.as_os_str().to_owned();
-        temporary.push(".tmp");
+        temporary.push(format!(".{}.tmp", crate::support::random_hex(8)));
         let temporary = PathBuf::from(temporary);
-        std::fs::write(&temporary, text).map_err(|e| io_error(&temporary, &e))?;
-        std::fs::rename(&temporary, path).map_err(|e| io_error(path, &e))
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+            .and_then(|mut file| {
+                file.write_all(text.as_bytes())?;
+                file.sync_all()
+            });
+        if let Err(error) = written {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(io_error(&temporary, &error));
+        }
+        if let Err(error) = std::fs::rename(&temporary, path) {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(io_error(path, &error));
+        }
+        // The rename itself is durable once the directory is synced.
+        if let Some(directory) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Ok(directory) = std::fs::File::open(directory)
+        {
+            let _ = directory.sync_all();
+        }
+        Ok(())
     }
 }
 
@@ -316,6 +340,7 @@ fn meta(id: &Option<String>, created_at: &Option<String>, updated_at: &Option<St
         id: id.clone(),
         created_at: created_at.clone(),
         updated_at: updated_at.clone(),
+        seq: None,
     }
 }
 
@@ -395,7 +420,10 @@ pub(crate) fn build_state(policy: &Policy) -> Result<State, EngineError> {
             .create_organization(
                 &entry.name,
                 meta(&entry.id, &entry.created_at, &entry.updated_at),
-                entry.root_resource_id.clone(),
+                Meta {
+                    id: entry.root_resource_id.clone(),
+                    ..Meta::default()
+                },
             )
             .map_err(|e| e.in_entry(&format!("organizations[{index}]")))?;
         for (role_index, role) in entry.roles.iter().enumerate() {
@@ -467,6 +495,7 @@ pub(crate) fn build_state(policy: &Policy) -> Result<State, EngineError> {
             )
             .map_err(|e| e.in_entry(&at))?;
     }
+    state.settle();
     Ok(state)
 }
 

@@ -38,26 +38,44 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// Whether `text` has the shape of an RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`).
+/// Whether `text` is an RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`) that names a
+/// real instant: a month from 1 to 12, a day that month has, hours below 24, and so on.
 pub(crate) fn is_rfc3339(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let digits_at = |range: std::ops::Range<usize>| {
-        bytes
-            .get(range)
-            .is_some_and(|b| b.iter().all(u8::is_ascii_digit))
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = bytes.get(range)?;
+        digits.iter().all(u8::is_ascii_digit).then(|| {
+            digits
+                .iter()
+                .fold(0, |value, digit| value * 10 + u32::from(digit - b'0'))
+        })
     };
-    if bytes.len() < 20
-        || !digits_at(0..4)
-        || bytes[4] != b'-'
-        || !digits_at(5..7)
-        || bytes[7] != b'-'
-        || !digits_at(8..10)
-        || !matches!(bytes[10], b'T' | b't')
-        || !digits_at(11..13)
-        || bytes[13] != b':'
-        || !digits_at(14..16)
-        || bytes[16] != b':'
-        || !digits_at(17..19)
+    let separators = bytes.len() >= 20
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && matches!(bytes[10], b'T' | b't')
+        && bytes[13] == b':'
+        && bytes[16] == b':';
+    if !separators {
+        return false;
+    }
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
+        number(0..4),
+        number(5..7),
+        number(8..10),
+        number(11..13),
+        number(14..16),
+        number(17..19),
+    ) else {
+        return false;
+    };
+    // 60 is a leap second, which RFC 3339 allows.
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
     {
         return false;
     }
@@ -71,8 +89,25 @@ pub(crate) fn is_rfc3339(text: &str) -> bool {
     }
     match rest.as_bytes() {
         [b'Z' | b'z'] => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()),
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            let two = |a: u8, b: u8| {
+                (a.is_ascii_digit() && b.is_ascii_digit())
+                    .then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+            };
+            matches!((two(*h1, *h2), two(*m1, *m2)), (Some(h), Some(m)) if h <= 23 && m <= 59)
+        }
         _ => false,
+    }
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        _ => 31,
     }
 }
 
@@ -94,5 +129,17 @@ mod tests {
         assert!(is_rfc3339(&now_rfc3339()));
         assert!(!is_rfc3339("2026-01-15 12:00:00"));
         assert!(!is_rfc3339("yesterday"));
+        assert!(is_rfc3339("2024-02-29T23:59:60Z"));
+        for impossible in [
+            "2026-13-01T00:00:00Z",
+            "2026-00-10T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-01-15T24:00:00Z",
+            "2026-01-15T12:60:00Z",
+            "2026-01-15T12:00:00+24:00",
+        ] {
+            assert!(!is_rfc3339(impossible), "{impossible}");
+        }
     }
 }

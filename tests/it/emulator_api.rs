@@ -9,20 +9,20 @@ use workos_authz::emulator::Emulator;
 use workos_authz::local::LocalEngine;
 use workos_authz::session::SessionClaims;
 
-struct Server {
-    base: String,
+pub(crate) struct Server {
+    pub(crate) base: String,
     http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
 }
 
-struct Reply {
-    status: StatusCode,
-    content_type: Option<String>,
-    request_id: Option<String>,
-    body: Value,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) content_type: Option<String>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) body: Value,
 }
 
-async fn serve(emulator: &Emulator) -> Server {
+pub(crate) async fn serve(emulator: &Emulator) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = emulator.router();
@@ -37,7 +37,7 @@ async fn serve(emulator: &Emulator) -> Server {
 }
 
 impl Server {
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -78,7 +78,7 @@ impl Server {
         }
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+    pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
         self.send(
             method,
             path,
@@ -88,17 +88,17 @@ impl Server {
         .await
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         let reply = self.call(Method::GET, path, None).await;
         assert_eq!(reply.status, StatusCode::OK, "GET {path}: {}", reply.body);
         reply.body
     }
 
-    async fn post(&self, path: &str, body: Value) -> Reply {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Reply {
         self.call(Method::POST, path, Some(body)).await
     }
 
-    async fn create(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn create(&self, path: &str, body: Value) -> Value {
         let reply = self.post(path, body).await;
         assert_eq!(
             reply.status,
@@ -116,13 +116,13 @@ impl Drop for Server {
     }
 }
 
-async fn fresh() -> (Emulator, Server) {
+pub(crate) async fn fresh() -> (Emulator, Server) {
     let emulator = Emulator::new(LocalEngine::new());
     let server = serve(&emulator).await;
     (emulator, server)
 }
 
-fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
+pub(crate) fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
     assert_eq!(reply.status, status, "{}", reply.body);
     assert_eq!(reply.content_type.as_deref(), Some("application/json"));
     assert_eq!(reply.body["code"], code, "{}", reply.body);
@@ -1408,11 +1408,9 @@ async fn a_minted_session_token_verifies_against_the_jwks() {
 #[tokio::test]
 async fn a_restart_from_the_state_file_keeps_every_change() {
     let directory = tempfile::tempdir().unwrap();
-    let path = directory.path().join("state.json");
+    let path = directory.path().join("state.db");
     let (org, project, om, assignment_id) = {
-        let emulator = Emulator::new(LocalEngine::new())
-            .with_state_file(&path)
-            .unwrap();
+        let emulator = Emulator::new(LocalEngine::open(&path).unwrap());
         let server = serve(&emulator).await;
         let (org, _, project, om) = seed(&server).await;
         let assignment = server
@@ -1436,11 +1434,8 @@ async fn a_restart_from_the_state_file_keeps_every_change() {
             assignment["id"].as_str().unwrap().to_owned(),
         )
     };
-    assert!(!directory.path().join("state.json.tmp").exists());
 
-    let emulator = Emulator::new(LocalEngine::new())
-        .with_state_file(&path)
-        .unwrap();
+    let emulator = Emulator::new(LocalEngine::open(&path).unwrap());
     let server = serve(&emulator).await;
     assert_eq!(
         server.get(&format!("/organizations/{org}")).await["name"],

@@ -2,18 +2,21 @@
 //! every change made over HTTP.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_workos-authz-emulator");
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_workos-authz-emulator");
 const DOCS: &str = include_str!("../../docs/local-engine.md");
 
-struct Running {
-    child: Child,
-    base: String,
-    // Kept open: the emulator would fail writing to a closed stderr.
-    _stderr: BufReader<ChildStderr>,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    /// Every line the emulator wrote to stderr so far, read by a thread so the pipe never
+    /// fills (the emulator logs a line per request).
+    pub(crate) logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Running {
@@ -23,35 +26,72 @@ impl Drop for Running {
     }
 }
 
-fn start(args: &[&str]) -> Running {
+impl Running {
+    pub(crate) fn log_text(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+}
+
+/// Starts the binary on a fresh loopback port and waits (at most 30 s) for its banner.
+pub(crate) fn start(args: &[&str]) -> Running {
+    start_with_env(args, &[])
+}
+
+pub(crate) fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(BINARY)
         .args(["--addr", "127.0.0.1:0"])
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut banner = String::new();
-    // The banner is three lines, printed before the first request is accepted.
-    for _ in 0..3 {
-        stderr.read_line(&mut banner).unwrap();
-    }
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let (address, banner) = mpsc::channel();
+    let lines = logs.clone();
+    std::thread::spawn(move || {
+        for line in stderr.lines() {
+            let Ok(line) = line else { break };
+            if let Some(base) = line.split("listening on ").nth(1) {
+                let _ = address.send(base.trim().to_owned());
+            }
+            lines.lock().unwrap().push(line);
+        }
+    });
     let base = banner
-        .lines()
-        .next()
-        .and_then(|line| line.split("listening on ").nth(1))
-        .unwrap_or_else(|| panic!("no address in {banner:?}"))
-        .trim()
-        .to_owned();
-    Running {
-        child,
-        base,
-        _stderr: stderr,
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("no banner; stderr: {:?}", logs.lock().unwrap()));
+    Running { child, base, logs }
+}
+
+/// Runs the binary to its end (at most 30 s) and returns its exit status and output.
+pub(crate) fn run_to_end(args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(BINARY)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{args:?} did not end within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-async fn call(base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+pub(crate) async fn call(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
     let mut request = reqwest::Client::new()
         .request(method, format!("{base}{path}"))
         .bearer_auth("sk_test");
@@ -67,7 +107,7 @@ async fn call(base: &str, method: reqwest::Method, path: &str, body: Option<Valu
     response.json().await.unwrap()
 }
 
-fn documented_toml() -> &'static str {
+pub(crate) fn documented_toml() -> &'static str {
     let start = DOCS.find("```toml\n").unwrap() + "```toml\n".len();
     &DOCS[start..start + DOCS[start..].find("```").unwrap()]
 }
@@ -92,7 +132,7 @@ async fn a_restart_with_state_keeps_every_change() {
     let directory = tempfile::tempdir().unwrap();
     let policy = directory.path().join("acme.toml");
     std::fs::write(&policy, documented_toml()).unwrap();
-    let state = directory.path().join("state.json");
+    let state = directory.path().join("state.db");
     let (policy, state) = (policy.to_str().unwrap(), state.to_str().unwrap());
 
     let first = start(&["--policy", policy, "--state", state]);

@@ -69,7 +69,7 @@ fn the_documented_json_example_loads_with_the_documented_meaning() {
 #[test]
 fn a_dumped_policy_loads_back_to_the_same_state_in_json_and_toml() {
     let engine = LocalEngine::from_policy_toml(documented_example("toml")).unwrap();
-    engine.set_multiple_roles(true);
+    engine.set_multiple_roles(true).unwrap();
     engine
         .set_membership_roles("om_carol", &["viewer", "billing-clerk"])
         .unwrap();
@@ -145,6 +145,21 @@ fn a_bad_policy_names_the_offending_entry() {
         (
             r#"{"permissions": [{"slug": "a", "name": "A", "created_at": "yesterday"}]}"#,
             "permissions[0].created_at: ",
+        ),
+        (
+            // The shape of a timestamp, but no such month.
+            r#"{"permissions": [{"slug": "a", "name": "A", "created_at": "2026-13-01T00:00:00Z"}]}"#,
+            "permissions[0].created_at: ",
+        ),
+        (
+            r#"{"permissions": [{"slug": "a", "name": "A", "updated_at": "2026-02-30T00:00:00Z"}]}"#,
+            "permissions[0].updated_at: ",
+        ),
+        (
+            r#"{"organizations": [{"id": "org_a", "name": "A"}],
+                "resources": [{"organization_id": "org_a", "resource_type_slug": "project",
+                               "external_id": "..", "name": "Up"}]}"#,
+            "resources[0].external_id: ",
         ),
     ];
     for (json, expected) in cases {

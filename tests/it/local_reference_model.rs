@@ -168,7 +168,7 @@ fn build(spec: &Spec) -> (LocalEngine, Reference) {
             .create_permission(NewPermission::new(slug, slug))
             .unwrap();
     }
-    engine.set_multiple_roles(spec.multiple_roles);
+    engine.set_multiple_roles(spec.multiple_roles).unwrap();
     for (slug, mask) in ENVIRONMENT_ROLES.iter().zip(&spec.environment_role_masks) {
         let permissions = permissions_of(*mask);
         if *slug == "member" {

@@ -336,7 +336,7 @@ fn multiple_roles_is_off_by_default_and_then_a_membership_has_one_role() {
         .unwrap_err();
     assert_eq!(error.code(), "multiple_roles_disabled");
     assert_eq!(validation_field(error), "role_slugs");
-    f.engine.set_multiple_roles(true);
+    f.engine.set_multiple_roles(true).unwrap();
     let bob = f
         .engine
         .create_membership("user_bob", "org_acme", &["viewer", "editor"])
@@ -347,7 +347,7 @@ fn multiple_roles_is_off_by_default_and_then_a_membership_has_one_role() {
 #[test]
 fn turning_multiple_roles_off_keeps_the_highest_priority_role() {
     let f = fixture();
-    f.engine.set_multiple_roles(true);
+    f.engine.set_multiple_roles(true).unwrap();
     let bob = f
         .engine
         .create_membership("user_bob", "org_acme", &["viewer", "editor"])
@@ -359,7 +359,7 @@ fn turning_multiple_roles_off_keeps_the_highest_priority_role() {
         f.engine.get_membership(&bob.id).unwrap().role_slugs,
         ["editor", "viewer"]
     );
-    f.engine.set_multiple_roles(false);
+    f.engine.set_multiple_roles(false).unwrap();
     assert_eq!(
         f.engine.get_membership(&bob.id).unwrap().role_slugs,
         ["editor"]
@@ -392,7 +392,7 @@ fn deleting_a_role_in_single_role_mode_reassigns_the_default_role() {
 #[test]
 fn deleting_a_role_in_multiple_roles_mode_removes_it_and_keeps_the_other_roles() {
     let f = fixture();
-    f.engine.set_multiple_roles(true);
+    f.engine.set_multiple_roles(true).unwrap();
     let bob = f
         .engine
         .create_membership("user_bob", "org_acme", &["viewer", "editor"])
