@@ -53,6 +53,7 @@ mod events;
 mod organizations;
 mod pagination;
 mod transport;
+mod user_management;
 pub mod webhook;
 
 pub use adapters::{WorkOsAuthorizer, WorkOsMembershipResolver};
@@ -70,6 +71,7 @@ pub use organizations::{
 };
 pub use pagination::{ListMetadata, Order, Page, PageStream, Pagination};
 pub use transport::{Jitter, RetryPolicy};
+pub use user_management::{Authentication, Impersonator, User};
 
 /// The WorkOS API's address.
 pub const DEFAULT_BASE_URL: &str = "https://api.workos.com";
@@ -89,6 +91,8 @@ pub struct WorkOsClient {
 struct Inner {
     http: reqwest::Client,
     base_url: String,
+    /// Sent as `Authorization: Bearer`, and as `client_secret` to the token endpoint.
+    api_key: String,
     /// Authorization (marked sensitive), Content-Type and User-Agent, sent on every request.
     headers: HeaderMap,
     user_agent: String,
@@ -112,6 +116,10 @@ impl WorkOsClient {
             http: None,
             retry: RetryPolicy::default(),
         }
+    }
+
+    fn api_key(&self) -> &str {
+        &self.inner.api_key
     }
 
     /// The base URL requests go to, without a trailing slash.
@@ -249,6 +257,7 @@ impl WorkOsClientBuilder {
             inner: Arc::new(Inner {
                 http,
                 base_url,
+                api_key: self.api_key,
                 headers,
                 user_agent: self.user_agent,
                 timeout: self.timeout,
