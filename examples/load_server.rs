@@ -30,6 +30,20 @@
 //!   request, no cache: what a team writes by hand.
 //!
 //! Both roles stop on SIGINT or SIGTERM, and by themselves after `--max-seconds`.
+//!
+//! A third role counts what one request costs without sockets, for `valgrind --tool=callgrind`
+//! (instruction counts are repeatable on a busy machine, where timings are not):
+//!
+//! ```sh
+//! load_server count --config bare|guarded --jwks-url URL --dir DIR [--requests 10000]
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_requests*' \
+//!     target/release/examples/load_server count ...
+//! ```
+//!
+//! It builds the configuration's router, sends every token of `DIR/tokens.txt` once through it
+//! (the verified-token cache warm, as under load), then `--requests` more, cycling the tokens,
+//! inside `measured_requests`: the instructions counted there, divided by `--requests`, are
+//! the per-request cost of the router and the middleware.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -52,7 +66,8 @@ use workos_authz::session::{SessionClaims, TokenSigner};
 use workos_authz::{Authz, SessionVerifier, require_permission};
 
 const USAGE: &str = "usage: load_server issuer --dir DIR [--tokens N] [--fresh N] [--port P] [--max-seconds S]
-       load_server serve --config bare|guarded|handwritten --jwks-url URL [--cache-capacity N] [--port P] [--max-seconds S]";
+       load_server serve --config bare|guarded|handwritten --jwks-url URL [--cache-capacity N] [--port P] [--max-seconds S]
+       load_server count --config bare|guarded --jwks-url URL --dir DIR [--requests N]";
 
 /// The most tokens one file may ask for: bounds the signing loop.
 const MAX_TOKENS: usize = 2_000_000;
@@ -62,6 +77,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("issuer") => Options::parse(&args[1..]).and_then(|o| issuer(&o)),
         Some("serve") => Options::parse(&args[1..]).and_then(|o| serve(&o)),
+        Some("count") => Options::parse(&args[1..]).and_then(|o| count(&o)),
         _ => Err(USAGE.to_owned()),
     };
     if let Err(message) = result {
@@ -81,6 +97,7 @@ struct Options {
     config: Option<String>,
     jwks_url: Option<String>,
     cache_capacity: u64,
+    requests: u64,
 }
 
 impl Options {
@@ -94,6 +111,7 @@ impl Options {
             config: None,
             jwks_url: None,
             cache_capacity: 10_000,
+            requests: 10_000,
         };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
@@ -116,6 +134,7 @@ impl Options {
                 "--config" => options.config = Some(value.clone()),
                 "--jwks-url" => options.jwks_url = Some(value.clone()),
                 "--cache-capacity" => options.cache_capacity = number()?,
+                "--requests" => options.requests = number()?.min(10_000_000),
                 _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
             }
         }
@@ -325,6 +344,75 @@ fn serve(options: &Options) -> Result<(), String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     announce(&format!("listening {address}"));
     run(&runtime, listener, app, options.max_seconds)
+}
+
+// ---------------------------------------------------------------------------------------------
+// count
+
+fn count(options: &Options) -> Result<(), String> {
+    let config = options.config.as_deref().ok_or("count needs --config")?;
+    let dir = options.dir.as_ref().ok_or("count needs --dir")?;
+    let text = std::fs::read_to_string(dir.join("tokens.txt"))
+        .map_err(|e| format!("{}: {e}", dir.join("tokens.txt").display()))?;
+    let tokens: Vec<String> = text.lines().map(str::to_owned).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let app = runtime.block_on(async {
+        let app = match config {
+            "bare" => Router::new().route("/posts", get(ok)),
+            "guarded" => guarded(options).await?,
+            other => return Err(format!("unknown --config {other}\n{USAGE}")),
+        };
+        for token in &tokens {
+            send(&app, token).await?;
+        }
+        Ok::<_, String>(app)
+    })?;
+    let started = std::time::Instant::now();
+    measured_requests(&runtime, &app, &tokens, options.requests)?;
+    announce(&format!(
+        "{} requests in {:?} after {} warm-up requests",
+        options.requests,
+        started.elapsed(),
+        tokens.len()
+    ));
+    Ok(())
+}
+
+/// The requests whose instructions callgrind counts (`--toggle-collect`): a plain function,
+/// not inlined, so that the name stays in the binary and every poll happens inside it.
+#[inline(never)]
+fn measured_requests(
+    runtime: &tokio::runtime::Runtime,
+    app: &Router,
+    tokens: &[String],
+    requests: u64,
+) -> Result<(), String> {
+    runtime.block_on(async {
+        for (_, token) in (0..requests).zip(tokens.iter().cycle()) {
+            send(app, token).await?;
+        }
+        Ok(())
+    })
+}
+
+async fn send(app: &Router, token: &str) -> Result<(), String> {
+    use tower::ServiceExt as _;
+    let request = Request::get("/posts")
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .map_err(|e| e.to_string())?;
+    let response = app
+        .clone()
+        .oneshot(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status() != StatusCode::OK {
+        return Err(format!("answered {}", response.status()));
+    }
+    Ok(())
 }
 
 async fn guarded(options: &Options) -> Result<Router, String> {
