@@ -22,8 +22,13 @@ use tower::layer::util::Identity;
 use workos_authz::session::{SessionClaims, TokenSigner};
 use workos_authz::{Authz, SessionVerifier, require_permission};
 
+// Every router is finalized with `with_state(())`, as `axum::serve` does: used with `oneshot`
+// as it is, a router rebuilds its route layers on every request, which is not what a server
+// pays.
 fn route() -> Router {
-    Router::new().route("/posts", get(|| async { "posts" }))
+    Router::new()
+        .route("/posts", get(|| async { "posts" }))
+        .with_state(())
 }
 
 fn guarded(authz: &Authz) -> Router {
@@ -33,6 +38,7 @@ fn guarded(authz: &Authz) -> Router {
             get(|| async { "posts" }).route_layer(require_permission("posts:read")),
         )
         .layer(authz.layer())
+        .with_state(())
 }
 
 fn authz_trusting(signer: &TokenSigner) -> Authz {
@@ -89,7 +95,8 @@ fn middleware(c: &mut Criterion) {
             "/posts",
             get(|| async { "posts" }).route_layer(Identity::new()),
         )
-        .layer(Identity::new());
+        .layer(Identity::new())
+        .with_state(());
     group.bench_function("bare_with_two_noop_layers", |b| {
         b.to_async(&runtime)
             .iter(|| call(plumbing.clone(), request(Some(&bearer))))

@@ -85,6 +85,8 @@ fn claims_guarded(authz: &Authz) -> Router {
             get(|| async { "project" }).route_layer(require_permission("projects:read")),
         )
         .layer(authz.layer())
+        // Finalized as `axum::serve` does: no route layers rebuilt per request.
+        .with_state(())
 }
 
 fn resource_guarded(authz: &Authz) -> Router {
@@ -96,6 +98,8 @@ fn resource_guarded(authz: &Authz) -> Router {
             get(|| async { "project" }).route_layer(guard),
         )
         .layer(authz.layer())
+        // Finalized as `axum::serve` does: no route layers rebuilt per request.
+        .with_state(())
 }
 
 fn request(authorization: &HeaderValue) -> Request<Body> {

@@ -365,6 +365,9 @@ fn count(options: &Options) -> Result<(), String> {
             "guarded" => guarded(options).await?,
             other => return Err(format!("unknown --config {other}\n{USAGE}")),
         };
+        // What `axum::serve` does once: turn every handler into a route eagerly (a router used
+        // with `oneshot` as it is would rebuild its route layers on every request).
+        let app: Router = app.with_state(());
         for token in &tokens {
             send(&app, token).await?;
         }
