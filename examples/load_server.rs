@@ -35,7 +35,7 @@
 //! (instruction counts are repeatable on a busy machine, where timings are not):
 //!
 //! ```sh
-//! load_server count --config bare|guarded --jwks-url URL --dir DIR [--requests 10000]
+//! load_server count --config bare|noop-layers|guarded --jwks-url URL --dir DIR [--requests 10000]
 //! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_requests*' \
 //!     target/release/examples/load_server count ...
 //! ```
@@ -67,7 +67,7 @@ use workos_authz::{Authz, SessionVerifier, require_permission};
 
 const USAGE: &str = "usage: load_server issuer --dir DIR [--tokens N] [--fresh N] [--port P] [--max-seconds S]
        load_server serve --config bare|guarded|handwritten --jwks-url URL [--cache-capacity N] [--port P] [--max-seconds S]
-       load_server count --config bare|guarded --jwks-url URL --dir DIR [--requests N]";
+       load_server count --config bare|noop-layers|guarded --jwks-url URL --dir DIR [--requests N]";
 
 /// The most tokens one file may ask for: bounds the signing loop.
 const MAX_TOKENS: usize = 2_000_000;
@@ -362,6 +362,14 @@ fn count(options: &Options) -> Result<(), String> {
     let app = runtime.block_on(async {
         let app = match config {
             "bare" => Router::new().route("/posts", get(ok)),
+            // Two layers that do nothing, placed like the guarded ones: what axum's own
+            // per-layer plumbing costs.
+            "noop-layers" => Router::new()
+                .route(
+                    "/posts",
+                    get(ok).route_layer(tower::layer::util::Identity::new()),
+                )
+                .layer(tower::layer::util::Identity::new()),
             "guarded" => guarded(options).await?,
             other => return Err(format!("unknown --config {other}\n{USAGE}")),
         };

@@ -9,6 +9,7 @@ use http::StatusCode;
 use http::request::Parts;
 
 use super::handle::Authz;
+use super::layer::Admitted;
 use crate::rejection::AuthzRejection;
 use crate::session::Session;
 
@@ -52,16 +53,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(session) = parts.extensions.get::<Session>() {
-            return Ok(session.clone());
+        match parts.extensions.get::<Admitted>() {
+            Some(Admitted {
+                session: Some(session),
+                ..
+            }) => Ok(session.clone()),
+            Some(Admitted { authz, .. }) => Err(SessionRejection {
+                rejection: AuthzRejection::MissingToken,
+                authz: Some(authz.clone()),
+            }),
+            None => Err(SessionRejection {
+                rejection: missing_layer(),
+                authz: None,
+            }),
         }
-        let authz = parts.extensions.get::<Authz>().cloned();
-        let rejection = if authz.is_some() {
-            AuthzRejection::MissingToken
-        } else {
-            missing_layer()
-        };
-        Err(SessionRejection { rejection, authz })
     }
 }
 
@@ -75,15 +80,12 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        if let Some(session) = parts.extensions.get::<Session>() {
-            return Ok(Some(session.clone()));
-        }
-        if parts.extensions.get::<Authz>().is_none() {
-            return Err(SessionRejection {
+        match parts.extensions.get::<Admitted>() {
+            Some(admitted) => Ok(admitted.session.clone()),
+            None => Err(SessionRejection {
                 rejection: missing_layer(),
                 authz: None,
-            });
+            }),
         }
-        Ok(None)
     }
 }

@@ -73,7 +73,8 @@ where
                 Attempt::Done(result) => Some(result),
                 // A JWKS refresh is needed: the only path that waits, and so the only one boxed.
                 Attempt::NeedsKeys => {
-                    let token = token.to_owned();
+                    // Only text reaches this point: the verifier refuses other bytes first.
+                    let token = String::from_utf8_lossy(token).into_owned();
                     let authz = authz.clone();
                     // The ready service goes with the decision; a clone stays for the next call.
                     let ready = self.inner.clone();
@@ -110,16 +111,20 @@ impl<S> AuthzService<S> {
     }
 }
 
+/// What the layer leaves in a request's extensions for the guards and the extractors: the
+/// handle and the session in one value, so that admitting a request is one insert.
+#[derive(Clone, Debug)]
+pub(crate) struct Admitted {
+    pub(crate) authz: Authz,
+    /// `None` for an anonymous request behind [`Authz::optional_layer`].
+    pub(crate) session: Option<Session>,
+}
+
 fn admit<B>(request: &mut Request<B>, authz: &Authz, session: Option<Session>) {
-    if let Some(session) = session {
-        tracing::debug!(
-            user_id = session.user_id(),
-            organization_id = session.organization_id(),
-            "session verified"
-        );
-        request.extensions_mut().insert(session);
-    }
-    request.extensions_mut().insert(authz.clone());
+    request.extensions_mut().insert(Admitted {
+        authz: authz.clone(),
+        session,
+    });
 }
 
 fn refusal(authz: &Authz, rejection: AuthzRejection) -> Response {

@@ -22,5 +22,6 @@ pub(crate) use extract::missing_layer;
 pub use freshness::{CACHE_EVENTS, EventsPoller, Invalidation};
 pub use handle::Authz;
 pub(crate) use handle::{DecisionOrigin, forbidden};
+pub(crate) use layer::Admitted;
 pub use layer::{AuthzLayer, AuthzService};
 pub use setup::Mode;

@@ -12,7 +12,7 @@ use super::audit;
 use super::params::required_param;
 use super::resource;
 use super::rules::Rule;
-use crate::authz::{Authz, DecisionOrigin, forbidden, missing_layer};
+use crate::authz::{Admitted, DecisionOrigin, forbidden, missing_layer};
 use crate::rejection::AuthzRejection;
 use crate::response_future::ResponseFuture;
 use crate::session::Session;
@@ -67,11 +67,11 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let extensions = request.extensions();
-        let Some(authz) = extensions.get::<Authz>() else {
+        let Some(admitted) = request.extensions().get::<Admitted>() else {
             return ResponseFuture::reject(missing_layer().into_response());
         };
-        let Some(session) = extensions.get::<Session>() else {
+        let authz = &admitted.authz;
+        let Some(session) = &admitted.session else {
             return ResponseFuture::reject(authz.reject(&AuthzRejection::MissingToken));
         };
         let (request, decision) = match &*self.rule {
@@ -108,8 +108,9 @@ where
         match decision {
             Ok(()) => ResponseFuture::forward(self.inner.call(request)),
             Err(rejection) => {
-                let authz = request.extensions().get::<Authz>().expect("checked above");
-                ResponseFuture::reject(authz.reject(&rejection))
+                let admitted = request.extensions().get::<Admitted>();
+                let admitted = admitted.expect("checked above");
+                ResponseFuture::reject(admitted.authz.reject(&rejection))
             }
         }
     }

@@ -27,7 +27,7 @@ mod strict_json;
 mod verifier;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
@@ -52,7 +52,11 @@ pub struct Session {
 
 struct SessionInner {
     claims: SessionClaims,
-    raw: serde_json::Value,
+    // The claims as the token carried them, kept as text and read into a tree only when an
+    // application asks for a claim of its own: a cached session then costs its typed claims
+    // and these bytes, not a second copy of every claim as a JSON tree.
+    raw_json: Box<str>,
+    raw: OnceLock<serde_json::Value>,
 }
 
 impl fmt::Debug for Session {
@@ -71,10 +75,22 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    pub(crate) fn new(claims: SessionClaims, raw: serde_json::Value) -> Self {
+    /// `raw_json`: the claims object exactly as verified (valid JSON, no duplicate member).
+    pub(crate) fn new(claims: SessionClaims, raw_json: Box<str>) -> Self {
         Session {
-            inner: Arc::new(SessionInner { claims, raw }),
+            inner: Arc::new(SessionInner {
+                claims,
+                raw_json,
+                raw: OnceLock::new(),
+            }),
         }
+    }
+
+    fn raw(&self) -> &serde_json::Value {
+        self.inner.raw.get_or_init(|| {
+            // Verified JSON always reads back; Null only guards against a bug elsewhere.
+            serde_json::from_str(&self.inner.raw_json).unwrap_or(serde_json::Value::Null)
+        })
     }
 
     /// The user id (`sub`, `user_...`).
@@ -164,7 +180,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn claim<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, serde_json::Error> {
-        match self.inner.raw.get(name) {
+        match self.raw().get(name) {
             None => Ok(None),
             Some(value) => T::deserialize(value).map(Some),
         }
@@ -185,6 +201,6 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.inner.raw)
+        T::deserialize(self.raw())
     }
 }

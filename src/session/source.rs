@@ -19,7 +19,9 @@ pub enum TokenSource {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Found<'a> {
     Nothing,
-    Token(&'a str),
+    /// The token's bytes, not yet checked to be text: the verifier's cache compares them as
+    /// they are, and a token it has not seen is parsed strictly.
+    Token(&'a [u8]),
     /// Something is there, but no single token can be taken from it (two Authorization
     /// headers, an empty bearer value, ...): the request is refused rather than guessed at.
     Ambiguous(&'static str),
@@ -41,7 +43,7 @@ impl TokenSource {
             TokenSource::Bearer => bearer(headers),
             TokenSource::Cookie(name) => cookie(headers, name),
             TokenSource::Header(name) => match single_header(headers, name) {
-                Ok(Some(value)) if !value.is_empty() => Found::Token(value),
+                Ok(Some(value)) if !value.is_empty() => Found::Token(value.as_bytes()),
                 Ok(Some(_)) => Found::Ambiguous("empty token header"),
                 Ok(None) => Found::Nothing,
                 Err(reason) => Found::Ambiguous(reason),
@@ -68,18 +70,27 @@ fn single_header<'a>(
 }
 
 fn bearer(headers: &HeaderMap) -> Found<'_> {
-    let value = match single_header(headers, &AUTHORIZATION) {
-        Ok(Some(value)) => value,
-        Ok(None) => return Found::Nothing,
-        Err(_) => return Found::Ambiguous("expected exactly one Authorization header"),
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Found::Nothing;
     };
-    let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    if values.next().is_some() {
+        return Found::Ambiguous("expected exactly one Authorization header");
+    }
+    // Read as bytes rather than through `HeaderValue::to_str`, which checks every byte of the
+    // ~900-byte token one at a time on every request: the verifier's cache compares the bytes
+    // with verified tokens, and a token it has not seen is parsed strictly.
+    let value = value.as_bytes().trim_ascii();
+    let (scheme, credentials) = match value.iter().position(|&b| b == b' ') {
+        Some(space) => (&value[..space], &value[space + 1..]),
+        None => (value, &b""[..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         // Another scheme (Basic, ...) carries no bearer token; a later source may.
         return Found::Nothing;
     }
-    match credentials.trim_start() {
-        "" => Found::Ambiguous("empty bearer token"),
+    match credentials.trim_ascii_start() {
+        b"" => Found::Ambiguous("empty bearer token"),
         token => Found::Token(token),
     }
 }
@@ -106,7 +117,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Found<'a> {
     match found {
         None => Found::Nothing,
         Some("") => Found::Ambiguous("empty session cookie"),
-        Some(token) => Found::Token(token),
+        Some(token) => Found::Token(token.as_bytes()),
     }
 }
 
@@ -158,7 +169,7 @@ mod tests {
     fn bearer_scheme_is_case_insensitive() {
         for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
             let map = headers(&[("authorization", &format!("{scheme} abc.def.ghi"))]);
-            assert_eq!(TokenSource::Bearer.find(&map), Found::Token("abc.def.ghi"));
+            assert_eq!(TokenSource::Bearer.find(&map), Found::Token(b"abc.def.ghi"));
         }
     }
 
@@ -194,7 +205,7 @@ mod tests {
     fn cookie_is_found_among_others_and_duplicates_are_ambiguous() {
         let source = TokenSource::cookie("wos-access");
         let map = headers(&[("cookie", "theme=dark; wos-access=a.b.c; other=1")]);
-        assert_eq!(source.find(&map), Found::Token("a.b.c"));
+        assert_eq!(source.find(&map), Found::Token(b"a.b.c"));
         let map = headers(&[
             ("cookie", "wos-access=a.b.c"),
             ("cookie", "wos-access=d.e.f"),
@@ -213,15 +224,15 @@ mod tests {
             ("authorization", "Bearer from.bearer.header"),
             ("cookie", "session=from.the.cookie"),
         ]);
-        assert_eq!(sources.find(&map), Found::Token("from.the.cookie"));
+        assert_eq!(sources.find(&map), Found::Token(b"from.the.cookie"));
         let map = headers(&[("authorization", "Bearer from.bearer.header")]);
-        assert_eq!(sources.find(&map), Found::Token("from.bearer.header"));
+        assert_eq!(sources.find(&map), Found::Token(b"from.bearer.header"));
         let custom = TokenSources::from([TokenSource::header(HeaderName::from_static(
             "x-access-token",
         ))]);
         assert_eq!(
             custom.find(&headers(&[("x-access-token", "t.o.k")])),
-            Found::Token("t.o.k")
+            Found::Token(b"t.o.k")
         );
         assert_eq!(custom.find(&headers(&[])), Found::Nothing);
     }

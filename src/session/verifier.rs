@@ -127,7 +127,9 @@ struct Inner {
     rules: Rules,
     keys: ArcSwap<KeySet>,
     remote: Option<RemoteJwks>,
-    verified: Cache<Arc<str>, CachedSession>,
+    // Read on every request: quick_cache's get is a shard read lock, a fast hash and one key
+    // compare, where moka's keeps read logs and frequency sketches up to date.
+    verified: quick_cache::sync::Cache<CachedToken, CachedSession>,
     revoked_sessions: Cache<String, Duration>,
     // Lets the common case (nothing ever revoked) skip the lookup.
     any_revoked: AtomicBool,
@@ -141,6 +143,41 @@ struct Rules {
     issuers: Option<Vec<String>>,
     audiences: Option<Vec<String>>,
     leeway: u64,
+}
+
+/// A verified token, as the cache keeps it. Equality compares every byte; the hash reads only
+/// the length and the last 32 bytes, the end of the signature, which is as unpredictable as
+/// the whole token: hashing all ~900 bytes cost more than the rest of the lookup. Entries are
+/// only ever tokens whose signature verified, so nobody can fill a bucket with chosen tails.
+#[derive(Clone, PartialEq, Eq)]
+struct CachedToken(Arc<str>);
+
+/// A token looked up in the cache without copying it.
+struct TokenRef<'t>(&'t [u8]);
+
+const HASHED_TAIL: usize = 32;
+
+fn hash_token(bytes: &[u8], state: &mut impl std::hash::Hasher) {
+    state.write_usize(bytes.len());
+    state.write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+}
+
+impl std::hash::Hash for CachedToken {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hash_token(self.0.as_bytes(), state);
+    }
+}
+
+impl std::hash::Hash for TokenRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hash_token(self.0, state);
+    }
+}
+
+impl quick_cache::Equivalent<CachedToken> for TokenRef<'_> {
+    fn equivalent(&self, key: &CachedToken) -> bool {
+        self.0 == key.0.as_bytes()
+    }
 }
 
 #[derive(Clone)]
@@ -189,7 +226,7 @@ impl SessionVerifier {
     /// Verifies `token` and returns its session. Fetches the JWKS when the token names a key
     /// that is not loaded (at most once per cooldown, shared by all waiting requests).
     pub async fn verify(&self, token: &str) -> Result<Session, TokenError> {
-        match self.verify_with_loaded_keys(token) {
+        match self.verify_with_loaded_keys(token.as_bytes()) {
             Attempt::Done(result) => result,
             Attempt::NeedsKeys => self.verify_after_refresh(token).await,
         }
@@ -220,7 +257,7 @@ impl SessionVerifier {
             Err(error) => return Err(error),
         };
         self.inner.load_keys_for(kid.as_deref()).await?;
-        match self.verify_with_loaded_keys(token) {
+        match self.verify_with_loaded_keys(token.as_bytes()) {
             Attempt::Done(result) => result,
             Attempt::NeedsKeys => Err(TokenError::UnknownKeyId),
         }
@@ -243,7 +280,7 @@ impl SessionVerifier {
     }
 
     /// Verifies with the keys already loaded; never waits.
-    pub(crate) fn verify_with_loaded_keys(&self, token: &str) -> Attempt {
+    pub(crate) fn verify_with_loaded_keys(&self, token: &[u8]) -> Attempt {
         match self.verify_signed_with_loaded_keys(token) {
             Attempt::Done(Ok(session)) if self.inner.is_revoked(&session) => {
                 Attempt::Done(Err(TokenError::SessionRevoked))
@@ -252,14 +289,14 @@ impl SessionVerifier {
         }
     }
 
-    fn verify_signed_with_loaded_keys(&self, token: &str) -> Attempt {
+    fn verify_signed_with_loaded_keys(&self, token: &[u8]) -> Attempt {
         let inner = &self.inner;
         if token.len() > MAX_TOKEN_BYTES {
             return Attempt::Done(Err(TokenError::TooLarge));
         }
         inner.start_refresher();
         let now = unix_now();
-        if let Some(cached) = inner.verified.get(token)
+        if let Some(cached) = inner.verified.get(&TokenRef(token))
             && cached.key_generation == inner.key_generation.load(Ordering::Acquire)
         {
             let expired = cached
@@ -268,12 +305,17 @@ impl SessionVerifier {
                 .exp
                 .saturating_add(inner.rules.leeway)
                 <= now;
-            return Attempt::Done(if expired {
-                Err(TokenError::Expired)
-            } else {
-                Ok(cached.session)
-            });
+            if expired {
+                // Expiry is checked on every hit, so an expired token leaves the cache when it
+                // comes back; the capacity bounds those that never do.
+                inner.verified.remove(&TokenRef(token));
+                return Attempt::Done(Err(TokenError::Expired));
+            }
+            return Attempt::Done(Ok(cached.session));
         }
+        let Ok(token) = std::str::from_utf8(token) else {
+            return Attempt::Done(Err(TokenError::Malformed("the token is not text".into())));
+        };
         let generation = inner.key_generation.load(Ordering::Acquire);
         let result = match inner.verify_uncached(token, now) {
             Some(result) => result,
@@ -284,7 +326,7 @@ impl SessionVerifier {
                 session: session.clone(),
                 key_generation: generation,
             };
-            inner.verified.insert(Arc::from(token), cached);
+            inner.verified.insert(CachedToken(Arc::from(token)), cached);
         }
         Attempt::Done(result)
     }
@@ -438,12 +480,20 @@ impl Inner {
         if !verified {
             return Err(TokenError::InvalidSignature);
         }
-        let claims = strict_json::parse_object(&decode_segment(header.claims, "claims")?)
+        let json = decode_segment(header.claims, "claims")?;
+        let claims = strict_json::parse_object(&json)
             .map_err(|error| TokenError::InvalidClaims(printable(&error, ECHOED_CHARS)))?;
-        self.session_from(claims, now)
+        let json = String::from_utf8(json)
+            .map_err(|_| TokenError::InvalidClaims("claims are not UTF-8".into()))?;
+        self.session_from(claims, json.into_boxed_str(), now)
     }
 
-    fn session_from(&self, raw: Map<String, Value>, now: u64) -> Result<Session, TokenError> {
+    fn session_from(
+        &self,
+        raw: Map<String, Value>,
+        json: Box<str>,
+        now: u64,
+    ) -> Result<Session, TokenError> {
         // exp/nbf/iat are read from the raw claims first so that a wrongly typed one is named.
         for name in ["exp", "nbf", "iat"] {
             if let Some(value) = raw.get(name)
@@ -492,14 +542,14 @@ impl Inner {
         {
             return Err(TokenError::InvalidAudience);
         }
-        Ok(Session::new(claims, raw))
+        Ok(Session::new(claims, json))
     }
 
     fn install(&self, next: Arc<KeySet>) {
         let previous = self.keys.swap(next);
         if previous.loses_keys_in(&self.keys.load()) {
             self.key_generation.fetch_add(1, Ordering::AcqRel);
-            self.verified.invalidate_all();
+            self.verified.clear();
             tracing::info!("verification keys removed; verified-token cache cleared");
         }
     }
@@ -864,10 +914,11 @@ impl SessionVerifierBuilder {
             }
         };
         let leeway = self.leeway.as_secs();
-        let verified = Cache::builder()
-            .max_capacity(self.cache_capacity)
-            .expire_after(UntilTokenExpiry { leeway })
-            .build();
+        let verified = quick_cache::sync::Cache::new(
+            usize::try_from(self.cache_capacity)
+                .unwrap_or(usize::MAX)
+                .max(1),
+        );
         Ok(SessionVerifier {
             inner: Arc::new(Inner {
                 rules: Rules {
@@ -901,22 +952,5 @@ impl moka::Expiry<String, Duration> for RevokedFor {
         _: Instant,
     ) -> Option<Duration> {
         Some(*remember_for)
-    }
-}
-
-/// Cached sessions live until their token's `exp` (plus leeway), never longer.
-struct UntilTokenExpiry {
-    leeway: u64,
-}
-
-impl moka::Expiry<Arc<str>, CachedSession> for UntilTokenExpiry {
-    fn expire_after_create(
-        &self,
-        _: &Arc<str>,
-        value: &CachedSession,
-        _: Instant,
-    ) -> Option<Duration> {
-        let expires = value.session.claims().exp.saturating_add(self.leeway);
-        Some(Duration::from_secs(expires.saturating_sub(unix_now())))
     }
 }

@@ -1145,6 +1145,77 @@ async fn a_cached_session_ends_at_its_exp() {
     );
 }
 
+/// The verified-token cache hashes only a token's length and the end of its signature: a
+/// token that differs from a cached one anywhere before that (same length, same signature,
+/// other claims) lands in the same bucket and must still be compared whole, and refused.
+#[tokio::test]
+async fn a_token_sharing_a_cached_tokens_length_and_signature_is_not_served_from_the_cache() {
+    let key = RsaKey::generate("rsa-t");
+    let verifier = SessionVerifier::builder()
+        .key(
+            VerificationKey::rsa_pem(key.public_pem.as_bytes())
+                .unwrap()
+                .with_kid("rsa-t"),
+        )
+        .build()
+        .unwrap();
+    let genuine = key.sign(&claims("user_aaaa"));
+    assert_eq!(
+        verifier.verify(&genuine).await.unwrap().user_id(),
+        "user_aaaa"
+    );
+    let (header, payload, signature) = segments(&genuine);
+    let forged_claims = String::from_utf8(unb64(&payload))
+        .unwrap()
+        .replace("user_aaaa", "user_bbbb");
+    let forged = format!("{header}.{}.{signature}", b64(forged_claims.as_bytes()));
+    assert_eq!(forged.len(), genuine.len());
+    assert_eq!(&forged[forged.len() - 64..], &genuine[genuine.len() - 64..]);
+    assert_eq!(
+        verifier.verify(&forged).await.unwrap_err(),
+        TokenError::InvalidSignature
+    );
+    // And the genuine one is still served.
+    assert_eq!(
+        verifier.verify(&genuine).await.unwrap().user_id(),
+        "user_aaaa"
+    );
+}
+
+/// A bearer value that is not text (obs-text bytes are legal in a header) is a 401, never a
+/// panic and never a session.
+#[tokio::test]
+async fn a_bearer_token_that_is_not_text_is_refused() {
+    let key = RsaKey::generate("rsa-b");
+    let verifier = SessionVerifier::builder()
+        .key(
+            VerificationKey::rsa_pem(key.public_pem.as_bytes())
+                .unwrap()
+                .with_kid("rsa-b"),
+        )
+        .build()
+        .unwrap();
+    let authz = Authz::builder().verifier(verifier).build().unwrap();
+    let app = Router::new().route("/me", get(me)).layer(authz.layer());
+    for value in [
+        &b"Bearer \xff\xfe.\x80.\xc3"[..],
+        b"Bearer abc.d\xe9f.ghi",
+        b"bEaReR \xc3\x28.x.y",
+    ] {
+        let request = axum::http::Request::get("/me")
+            .header(
+                "authorization",
+                axum::http::HeaderValue::from_bytes(value).unwrap(),
+            )
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(app.clone(), request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{value:?}");
+    }
+}
+
 #[tokio::test]
 async fn the_size_limit_is_8_kib_and_checked_before_decoding() {
     use workos_authz::session::MAX_TOKEN_BYTES;
