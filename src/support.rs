@@ -27,7 +27,18 @@ pub(crate) fn random_bytes(bytes: &mut [u8]) {
 pub(crate) fn random_hex(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     random_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&bytes)
+}
+
+/// `bytes` as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// A uniformly random number in `[0, 1)`.
@@ -54,6 +65,7 @@ mod tests {
     fn random_values_differ_and_fractions_stay_in_the_unit_interval() {
         assert_ne!(random_hex(12), random_hex(12));
         assert_eq!(random_hex(12).len(), 24);
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         for _ in 0..1000 {
             let fraction = random_fraction();
             assert!((0.0..1.0).contains(&fraction), "{fraction}");
