@@ -157,7 +157,7 @@ impl PasswordMap {
 
     /// A map that seals with its highest numeric id, as iron-session does (`10` is newer than
     /// `9`). Ids that are not plain decimal numbers (`key_a`, `01`) are only read, unless
-    /// [`PasswordMap::sealing_with`] names one.
+    /// [`PasswordMap::sealing_with`] names one or the map holds no other id.
     pub fn new<I, K>(entries: I) -> Result<PasswordMap, PasswordError>
     where
         I: IntoIterator<Item = (K, Password)>,
@@ -177,12 +177,15 @@ impl PasswordMap {
         if passwords.is_empty() {
             return Err(PasswordError::Empty);
         }
-        let sealing_id = passwords
+        let newest_numeric = passwords
             .keys()
             .filter_map(|id| numeric_id(id).map(|number| (number, id)))
             .max()
-            .map(|(_, id)| id.clone())
-            .ok_or(PasswordError::NoNumericId)?;
+            .map(|(_, id)| id.clone());
+        let only = (passwords.len() == 1)
+            .then(|| passwords.keys().next().cloned())
+            .flatten();
+        let sealing_id = newest_numeric.or(only).ok_or(PasswordError::NoNumericId)?;
         Ok(PasswordMap {
             passwords,
             sealing_id,
@@ -268,7 +271,7 @@ pub enum PasswordError {
     /// No password at all.
     #[error("the password map is empty")]
     Empty,
-    /// No numeric id to pick the newest from.
+    /// Several ids and none numeric: which is newest is not guessed.
     #[error("no numeric password id to seal with: name one with `sealing_with`")]
     NoNumericId,
     /// [`PasswordMap::sealing_with`] named an id the map does not have.
@@ -889,9 +892,14 @@ mod tests {
         let map = PasswordMap::new([("01", p()), ("0", p())]).unwrap();
         assert_eq!(map.sealing_id(), "0");
         assert!(matches!(
-            PasswordMap::new([("key_a", p())]),
+            PasswordMap::new([("key_a", p()), ("key_b", p())]),
             Err(PasswordError::NoNumericId)
         ));
+        // Alone, any id seals (`default` reads iron-webcrypto's seals without an id).
+        assert_eq!(
+            PasswordMap::new([("default", p())]).unwrap().sealing_id(),
+            "default"
+        );
         let named = PasswordMap::new([("key_a", p()), ("1", p())])
             .unwrap()
             .sealing_with("key_a")
