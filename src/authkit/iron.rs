@@ -388,7 +388,8 @@ pub enum MalformedSeal {
     /// The ciphertext is not whole AES blocks of unpadded base64url.
     #[error("the ciphertext is not whole AES blocks of unpadded base64url")]
     Ciphertext,
-    /// The expiration is not empty nor a number of milliseconds without leading zeros.
+    /// The expiration is not empty nor a number of milliseconds without leading zeros, at most
+    /// 2^53 - 1.
     #[error("the expiration is neither empty nor milliseconds since the epoch")]
     Expiration,
     /// The integrity salt is not 64 hex digits.
@@ -492,7 +493,10 @@ impl Iron {
             && expires_at_ms <= unix_ms(now).saturating_sub(SKEW_MS)
         {
             return Err(UnsealError::Expired {
-                expired_at: UNIX_EPOCH + Duration::from_millis(expires_at_ms),
+                // Before `now`, so representable; `now` only as a fallback that cannot panic.
+                expired_at: UNIX_EPOCH
+                    .checked_add(Duration::from_millis(expires_at_ms))
+                    .unwrap_or(now),
             });
         }
 
@@ -556,6 +560,13 @@ impl Iron {
         let id = self.passwords.sealing_id();
 
         // The exact length, known before any work: a seal unseal would refuse is never made.
+        // (The first test keeps the arithmetic below far from overflow on any target.)
+        if plaintext.len() > MAX_SEAL_LENGTH {
+            return Err(SealError::TooLarge {
+                length: plaintext.len(),
+                max: MAX_SEAL_LENGTH,
+            });
+        }
         let ciphertext_length = (plaintext.len() / AES_BLOCK + 1) * AES_BLOCK;
         let length = [
             PREFIX.len(),
@@ -758,12 +769,13 @@ fn is_salt(field: &str) -> bool {
     field.len() == SALT_HEX_LENGTH && field.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Milliseconds since the epoch, as iron-webcrypto 2 reads them (`^[1-9]\d*$`).
+/// Milliseconds since the epoch, as iron-webcrypto 2 reads them (`^[1-9]\d*$`), up to what
+/// JavaScript holds exactly (no JS sealer writes more).
 fn parse_expiration(digits: &str) -> Option<u64> {
     if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    digits.parse().ok().filter(|ms| *ms <= MAX_EXPIRATION_MS)
 }
 
 /// Canonical unpadded base64url of exactly `N` bytes.
