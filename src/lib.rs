@@ -57,6 +57,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod authkit;
 mod authz;
 pub mod check;
 #[cfg(feature = "emulator")]

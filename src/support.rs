@@ -114,6 +114,7 @@ mod tests {
     fn random_values_differ_and_fractions_stay_in_the_unit_interval() {
         assert_ne!(random_hex(12), random_hex(12));
         assert_eq!(random_hex(12).len(), 24);
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         for _ in 0..1000 {
             let fraction = random_fraction();
             assert!((0.0..1.0).contains(&fraction), "{fraction}");

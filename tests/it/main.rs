@@ -4,6 +4,7 @@
 
 mod common;
 
+mod authkit_seal;
 mod demo;
 mod emulator_api;
 mod emulator_binary;
