@@ -7,12 +7,16 @@
 //!
 //! Without `WORKOS_CLIENT_ID` it runs on the embedded setup: it generates an RSA key, serves its
 //! JWKS at `/.well-known/jwks.json`, seeds the embedded engine with two organizations, three
-//! users and three projects, and prints a ready token and curl lines for each user.
+//! users and three projects, and prints for each user a ready bearer token and a ready AuthKit
+//! `wos-session` cookie (sealed with `WORKOS_COOKIE_PASSWORD`, or a password generated at
+//! start), each with a curl line.
 //!
 //! With `WORKOS_CLIENT_ID` (and `WORKOS_BASE_URL` to point elsewhere than
 //! `https://api.workos.com`) it verifies real AuthKit tokens against
 //! `{WORKOS_BASE_URL}/sso/jwks/{WORKOS_CLIENT_ID}`; with `WORKOS_API_KEY` too, resource checks
-//! go to WorkOS's `check` endpoint.
+//! go to WorkOS's `check` endpoint; with `WORKOS_COOKIE_PASSWORD` too, it reads the
+//! `wos-session` cookie of a Next.js (AuthKit) front end and refreshes it through
+//! `{WORKOS_BASE_URL}/user_management/authenticate`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -24,6 +28,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use http::StatusCode;
 use serde_json::{Value, json};
+use workos_authz::authkit::{SessionPayload, SessionUser};
 use workos_authz::check::ResourceRef;
 use workos_authz::guard::AuthorizedResource;
 use workos_authz::local::{EngineError, LocalEngine, NewPermission, NewResource, NewRole};
@@ -173,10 +178,12 @@ pub(crate) fn app(authz: &Authz) -> Router {
 async fn me(session: Session) -> Json<Value> {
     Json(json!({
         "user_id": session.user_id(),
+        "email": session.user().map(|user| user.email.as_str()),
         "organization_id": session.organization_id(),
         "role": session.role(),
         "roles": session.roles(),
         "permissions": session.permissions(),
+        "authenticated_by": if session.from_cookie() { "wos-session cookie" } else { "bearer token" },
     }))
 }
 
@@ -245,6 +252,48 @@ async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
+/// The demo's setup: what the environment says (see [`Authz::from_lookup`]), reading `lookup`,
+/// and in embedded mode the AuthKit cookie too, sealed with `WORKOS_COOKIE_PASSWORD` or with a
+/// password generated now.
+pub(crate) fn demo_authz(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Authz, workos_authz::ConfigError> {
+    let embedded = lookup("WORKOS_CLIENT_ID").is_none();
+    let generated = (embedded && lookup("WORKOS_COOKIE_PASSWORD").is_none()).then(|| {
+        let mut bytes = [0u8; 24];
+        aws_lc_rs::rand::fill(&mut bytes).expect("the system's random generator");
+        bytes
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    });
+    Authz::from_lookup(|name| match (name, &generated) {
+        ("WORKOS_COOKIE_PASSWORD", Some(password)) => Some(password.clone()),
+        _ => lookup(name),
+    })
+}
+
+/// A `wos-session` cookie for `user`, as AuthKit's sign-in would have set it.
+pub(crate) fn sample_cookie(
+    authz: &Authz,
+    engine: &LocalEngine,
+    user: &SampleUser,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    let (Some(signer), Some(cookie)) = (authz.signer(), authz.authkit_cookie()) else {
+        return Ok(None);
+    };
+    let token = signer.sign(&sample_claims(engine, user)?)?;
+    let sealed_user = SessionUser::new(user.user_id, format!("{}@example.com", user.name));
+    let payload = SessionPayload::new(token, format!("refresh_{}", user.name), sealed_user)
+        .with_organization(user.organization_id);
+    let sealed = cookie.config().seal(&payload)?;
+    Ok(Some(format!(
+        "{}={}",
+        cookie.config().name(),
+        sealed.as_str()
+    )))
+}
+
 fn print_sample_tokens(authz: &Authz, addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
     let (Some(signer), Some(engine)) = (authz.signer(), authz.local_engine()) else {
         return Ok(());
@@ -264,7 +313,13 @@ fn print_sample_tokens(authz: &Authz, addr: SocketAddr) -> Result<(), Box<dyn st
             claims.permissions.join(", ")
         );
         println!("  export {variable}={token}");
-        println!("  curl -s -H \"Authorization: Bearer ${variable}\" http://{addr}/me\n");
+        println!("  curl -s -H \"Authorization: Bearer ${variable}\" http://{addr}/me");
+        if let Some(cookie) = sample_cookie(authz, engine, user)? {
+            let variable = format!("COOKIE_{}", user.name.to_uppercase());
+            println!("  export {variable}='{cookie}'");
+            println!("  curl -s -b \"${variable}\" http://{addr}/me");
+        }
+        println!();
     }
     println!("Routes: GET /posts (posts:read), POST /posts (posts:write),");
     println!("        GET /orgs/{{org_id}}/members (members:read, own organization only),");
@@ -286,7 +341,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| "info,workos_authz=debug".into()),
         )
         .init();
-    let authz = Authz::from_env()?;
+    let authz = demo_authz(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))?;
     if let Some(engine) = authz.local_engine() {
         seed(engine)?;
     }

@@ -38,6 +38,10 @@ pub enum AuthzRejection {
     /// The request carries something that cannot be read as one token (401).
     #[error("invalid token: {0}")]
     UnreadableToken(&'static str),
+    /// The AuthKit session cookie cannot be used: unreadable, not its token's user, or a
+    /// session WorkOS ended (401, no bearer challenge: the browser signs in again).
+    #[error("invalid session: {0}")]
+    InvalidSession(String),
     /// The session may not do this (403, `error="insufficient_scope"`).
     #[error("forbidden: {detail}")]
     Forbidden {
@@ -79,6 +83,7 @@ impl AuthzRejection {
             AuthzRejection::MissingToken
             | AuthzRejection::InvalidToken(_)
             | AuthzRejection::UnreadableToken(_)
+            | AuthzRejection::InvalidSession(_)
             | AuthzRejection::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             AuthzRejection::Forbidden { .. } => StatusCode::FORBIDDEN,
             AuthzRejection::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -92,6 +97,7 @@ impl AuthzRejection {
         match self {
             AuthzRejection::MissingToken => "Authentication required",
             AuthzRejection::InvalidToken(_) | AuthzRejection::UnreadableToken(_) => "Invalid token",
+            AuthzRejection::InvalidSession(_) => "Invalid session",
             AuthzRejection::InvalidSignature(_) => "Invalid signature",
             AuthzRejection::Forbidden { .. } => "Forbidden",
             AuthzRejection::BadRequest(_) => "Bad request",
@@ -108,6 +114,7 @@ impl AuthzRejection {
                 "urn:workos-authz:problem:invalid-token"
             }
             AuthzRejection::InvalidSignature(_) => "urn:workos-authz:problem:invalid-signature",
+            AuthzRejection::InvalidSession(_) => "urn:workos-authz:problem:invalid-session",
             AuthzRejection::Forbidden { .. } => "urn:workos-authz:problem:forbidden",
             AuthzRejection::BadRequest(_) => "urn:workos-authz:problem:bad-request",
             AuthzRejection::Unavailable(_) => "urn:workos-authz:problem:unavailable",
@@ -122,6 +129,7 @@ impl AuthzRejection {
             AuthzRejection::InvalidToken(error) => error.to_string(),
             AuthzRejection::UnreadableToken(reason) => (*reason).to_owned(),
             AuthzRejection::Forbidden { detail, .. }
+            | AuthzRejection::InvalidSession(detail)
             | AuthzRejection::InvalidSignature(detail)
             | AuthzRejection::BadRequest(detail)
             | AuthzRejection::Unavailable(detail)

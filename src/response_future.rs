@@ -10,13 +10,46 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use axum::response::Response;
-use http::Request;
+use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
+use http::{HeaderValue, Request};
 use pin_project_lite::pin_project;
 use tower::Service;
 
-/// A decision that needs I/O: the request to pass on (its extensions filled in), or the
-/// refusal to send.
-pub(crate) type Decision<B> = Pin<Box<dyn Future<Output = Result<Request<B>, Response>> + Send>>;
+/// A decision that needs I/O: the request to pass on (its extensions filled in) with what its
+/// response must carry, or the refusal to send.
+pub(crate) type Decision<B> =
+    Pin<Box<dyn Future<Output = Result<(Request<B>, Option<ResponsePatch>), Response>> + Send>>;
+
+/// What the response to a request authenticated by a browser session must carry: never cached
+/// by a shared cache (`Cache-Control: private, no-store`, `Vary: Cookie`), and the new session
+/// cookie when the session was refreshed (or the clearing one when it ended).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ResponsePatch {
+    pub(crate) set_cookie: Option<HeaderValue>,
+}
+
+impl ResponsePatch {
+    pub(crate) fn setting(cookie: HeaderValue) -> Self {
+        ResponsePatch {
+            set_cookie: Some(cookie),
+        }
+    }
+
+    pub(crate) fn apply(self, response: &mut Response) {
+        let headers = response.headers_mut();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+        if let Some(cookie) = self.set_cookie {
+            headers.append(SET_COOKIE, cookie);
+        }
+    }
+
+    /// `response`, patched.
+    pub(crate) fn applied(self, mut response: Response) -> Response {
+        self.apply(&mut response);
+        response
+    }
+}
 
 pin_project! {
     /// Response future of [`AuthzService`](crate::AuthzService) and
@@ -39,7 +72,7 @@ pin_project! {
     where
         S: Service<Request<B>>,
     {
-        Forward { #[pin] future: S::Future },
+        Forward { #[pin] future: S::Future, patch: Option<ResponsePatch> },
         Reject { response: Option<Response> },
         Decide { decision: Decision<B>, service: Option<S> },
     }
@@ -51,7 +84,20 @@ where
 {
     pub(crate) fn forward(future: S::Future) -> Self {
         ResponseFuture {
-            state: State::Forward { future },
+            state: State::Forward {
+                future,
+                patch: None,
+            },
+        }
+    }
+
+    /// Forwards, then adds `patch` to the response.
+    pub(crate) fn forward_patched(future: S::Future, patch: ResponsePatch) -> Self {
+        ResponseFuture {
+            state: State::Forward {
+                future,
+                patch: Some(patch),
+            },
         }
     }
 
@@ -84,22 +130,28 @@ where
         loop {
             let mut this = self.as_mut().project();
             match this.state.as_mut().project() {
-                StateProjection::Forward { future } => return future.poll(cx),
+                StateProjection::Forward { future, patch } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    if let Some(patch) = patch.take() {
+                        patch.apply(&mut response);
+                    }
+                    return Poll::Ready(Ok(response));
+                }
                 StateProjection::Reject { response } => {
                     return Poll::Ready(Ok(response
                         .take()
                         .expect("ResponseFuture polled after completion")));
                 }
                 StateProjection::Decide { decision, service } => {
-                    let request = match ready!(decision.as_mut().poll(cx)) {
-                        Ok(request) => request,
+                    let (request, patch) = match ready!(decision.as_mut().poll(cx)) {
+                        Ok(admitted) => admitted,
                         Err(refusal) => return Poll::Ready(Ok(refusal)),
                     };
                     let mut service = service
                         .take()
                         .expect("ResponseFuture polled after completion");
                     let future = service.call(request);
-                    this.state.set(State::Forward { future });
+                    this.state.set(State::Forward { future, patch });
                 }
             }
         }

@@ -74,6 +74,48 @@ pub(crate) fn printable(text: &str, max_chars: usize) -> String {
         .collect()
 }
 
+/// The key of a cache of verified secrets (access tokens, session seals): equality compares
+/// every byte; the hash reads only the length and the last 32 bytes, the end of the signature
+/// or MAC, which is as unpredictable as the whole (hashing all of a ~900-byte token cost more
+/// than the rest of the lookup). Entries are only ever secrets that verified, so nobody can
+/// fill a bucket with chosen tails.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SecretKey(std::sync::Arc<str>);
+
+impl SecretKey {
+    pub(crate) fn new(secret: &str) -> Self {
+        SecretKey(std::sync::Arc::from(secret))
+    }
+}
+
+/// A secret looked up in such a cache without copying it.
+pub(crate) struct SecretRef<'s>(pub(crate) &'s [u8]);
+
+const HASHED_TAIL: usize = 32;
+
+fn hash_secret(bytes: &[u8], state: &mut impl std::hash::Hasher) {
+    state.write_usize(bytes.len());
+    state.write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+}
+
+impl std::hash::Hash for SecretKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hash_secret(self.0.as_bytes(), state);
+    }
+}
+
+impl std::hash::Hash for SecretRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hash_secret(self.0, state);
+    }
+}
+
+impl quick_cache::Equivalent<SecretKey> for SecretRef<'_> {
+    fn equivalent(&self, key: &SecretKey) -> bool {
+        self.0 == key.0.as_bytes()
+    }
+}
+
 /// A uniformly random number in `[0, 1)`.
 pub(crate) fn random_fraction() -> f64 {
     let mut bytes = [0u8; 8];

@@ -118,6 +118,20 @@ pub enum CookieConfigError {
     },
 }
 
+impl CookieConfigError {
+    /// The environment variable the error is about.
+    pub fn variable(&self) -> &'static str {
+        match self {
+            CookieConfigError::Missing { variable }
+            | CookieConfigError::Variable { variable, .. } => variable,
+            CookieConfigError::Password(_) => vars::PASSWORD,
+            CookieConfigError::Name { .. } => vars::NAME,
+            CookieConfigError::Domain { .. } => vars::DOMAIN,
+            CookieConfigError::SameSite { .. } => vars::SAME_SITE,
+        }
+    }
+}
+
 /// Why the cookie could not be read from a request.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -49,6 +49,8 @@
 mod cookie;
 mod iron;
 mod payload;
+mod refresh;
+mod source;
 
 pub use cookie::{
     BROWSER_COOKIE_LIMIT, CookieConfig, CookieConfigError, CookieReadError, DEFAULT_COOKIE_NAME,
@@ -59,3 +61,6 @@ pub use iron::{
     PasswordMap, SealError, TIMESTAMP_SKEW, Ttl, UnsealError, VERSION_SUFFIX,
 };
 pub use payload::{Impersonator, SessionPayload, SessionUser};
+pub use refresh::{DEFAULT_REPLAY_WINDOW, RefreshError};
+pub use source::AuthKitCookie;
+pub(crate) use source::{FoundCookie, RefreshDue};

@@ -163,8 +163,12 @@ impl AuthzBuilder {
             .verifier
             .ok_or(ConfigError::Verifier(VerifierConfigError::NoKeys))?;
         let upstream_timeout = self.upstream_timeout;
+        let sources = self.sources.unwrap_or_default();
         if let Some(timeout) = upstream_timeout {
             verifier.set_upstream_timeout(timeout);
+            for cookie in sources.authkit_cookies() {
+                cookie.set_timeout(timeout);
+            }
         }
         let (memberships, membership_ttl) = (self.memberships, self.membership_ttl);
         let authority = self.decisions.map(|decisions| {
@@ -183,7 +187,7 @@ impl AuthzBuilder {
         });
         Ok(Authz::from_inner(AuthzInner {
             verifier,
-            sources: self.sources.unwrap_or_default(),
+            sources,
             responder: self
                 .responder
                 .unwrap_or_else(|| Arc::new(ProblemJson::default())),

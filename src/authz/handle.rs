@@ -8,6 +8,7 @@ use axum::response::Response;
 
 use super::layer::AuthzLayer;
 use super::setup::Mode;
+use crate::authkit::AuthKitCookie;
 use crate::check::{
     Authorizer as _, AuthorizerError, CachedAuthorizer, CheckRequest, DecisionSource,
     MembershipCache, ResourceRef,
@@ -133,6 +134,16 @@ impl Authz {
 
     pub(crate) fn sources(&self) -> &TokenSources {
         &self.inner.sources
+    }
+
+    /// The AuthKit cookie source, when the setup reads browser sessions: its
+    /// [`config`](AuthKitCookie::config) seals sessions the way this setup reads them.
+    pub fn authkit_cookie(&self) -> Option<&AuthKitCookie> {
+        self.inner
+            .sources
+            .authkit_cookies()
+            .next()
+            .map(|cookie| &**cookie)
     }
 
     /// Renders `rejection` with the configured [`Responder`].

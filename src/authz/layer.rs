@@ -42,8 +42,8 @@ impl<S> Layer<S> for AuthzLayer {
 /// The service made by [`AuthzLayer`].
 #[derive(Clone, Debug)]
 pub struct AuthzService<S> {
-    inner: S,
-    authz: Authz,
+    pub(super) inner: S,
+    pub(super) authz: Authz,
     required: bool,
 }
 
@@ -69,6 +69,10 @@ where
             Found::Ambiguous(reason) => {
                 return self.refuse(AuthzRejection::UnreadableToken(reason));
             }
+            Found::Sealed { cookie, seal } => {
+                let cookie = cookie.clone();
+                return self.call_with_cookie(request, cookie, seal);
+            }
             Found::Token(token) => match authz.verifier().verify_with_loaded_keys(token) {
                 Attempt::Done(result) => Some(result),
                 // A JWKS refresh is needed: the only path that waits, and so the only one boxed.
@@ -83,7 +87,7 @@ where
                         match authz.verifier().verify_after_refresh(&token).await {
                             Ok(session) => {
                                 admit(&mut request, &authz, Some(session));
-                                Ok(request)
+                                Ok((request, None))
                             }
                             Err(error) => Err(refusal(&authz, error.into())),
                         }
@@ -120,14 +124,14 @@ pub(crate) struct Admitted {
     pub(crate) session: Option<Session>,
 }
 
-fn admit<B>(request: &mut Request<B>, authz: &Authz, session: Option<Session>) {
+pub(super) fn admit<B>(request: &mut Request<B>, authz: &Authz, session: Option<Session>) {
     request.extensions_mut().insert(Admitted {
         authz: authz.clone(),
         session,
     });
 }
 
-fn refusal(authz: &Authz, rejection: AuthzRejection) -> Response {
+pub(super) fn refusal(authz: &Authz, rejection: AuthzRejection) -> Response {
     tracing::info!(status = rejection.status().as_u16(), reason = %rejection, "request refused");
     authz.reject(&rejection)
 }

@@ -9,6 +9,7 @@
 //! - `extract`: the [`Session`](crate::Session) extractors;
 //! - `freshness`: webhooks and the events feed invalidating the caches.
 
+mod browser;
 mod builder;
 mod extract;
 mod freshness;

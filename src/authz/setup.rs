@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use super::builder::{AuthzBuilder, ConfigError};
 use super::handle::Authz;
+use crate::authkit::AuthKitCookie;
 use crate::local::LocalEngine;
-use crate::session::{SessionVerifier, TokenSigner};
+use crate::session::{SessionVerifier, TokenSigner, TokenSource};
 use crate::workos::{DEFAULT_BASE_URL, WorkOsClient};
 
 /// Which authority an [`Authz`] was built for.
@@ -85,7 +86,11 @@ impl Authz {
                     ));
                 }
             }
-            return Authz::embedded();
+            let engine = LocalEngine::new();
+            return match authkit_cookie(&lookup)? {
+                None => Authz::embedded_with(engine),
+                Some(cookie) => Authz::embedded_setup(engine, Some(cookie)),
+            };
         };
         let base_url = lookup("WORKOS_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
         if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
@@ -119,6 +124,13 @@ impl Authz {
                 Some(client)
             }
         };
+        if let Some(mut cookie) = authkit_cookie(&lookup)? {
+            if let Some(client) = &client {
+                cookie = cookie.refresh_through(client.clone(), client_id.clone());
+            }
+            builder =
+                builder.token_sources([TokenSource::Bearer, TokenSource::authkit_cookie(cookie)]);
+        }
         builder.build_with_mode(Mode::WorkOs {
             client_id,
             base_url: base,
@@ -135,11 +147,32 @@ impl Authz {
 
     /// [`Authz::embedded`] over an engine of the caller's.
     pub fn embedded_with(engine: LocalEngine) -> Result<Authz, ConfigError> {
+        Authz::embedded_setup(engine, None)
+    }
+
+    /// [`Authz::embedded_with`], reading sessions from AuthKit's cookie too (after bearer
+    /// tokens): seal a session with [`AuthKitCookie::config`] and the embedded signer's token,
+    /// and the request carrying it is authenticated like one with the token.
+    pub fn embedded_with_cookie(
+        engine: LocalEngine,
+        cookie: AuthKitCookie,
+    ) -> Result<Authz, ConfigError> {
+        Authz::embedded_setup(engine, Some(cookie))
+    }
+
+    fn embedded_setup(
+        engine: LocalEngine,
+        cookie: Option<AuthKitCookie>,
+    ) -> Result<Authz, ConfigError> {
         let signer = Arc::new(TokenSigner::generate()?);
         let verifier = SessionVerifier::builder()
             .jwks_document(signer.jwks().to_string().as_bytes())?
             .build()?;
-        let builder = Authz::builder().verifier(verifier).local(engine.clone());
+        let mut builder = Authz::builder().verifier(verifier).local(engine.clone());
+        if let Some(cookie) = cookie {
+            builder =
+                builder.token_sources([TokenSource::Bearer, TokenSource::authkit_cookie(cookie)]);
+        }
         builder.build_with_mode(Mode::Embedded { signer, engine })
     }
 
@@ -180,6 +213,17 @@ impl AuthzBuilder {
         self.authorizer(client.authorizer())
             .membership_resolver(client.membership_resolver())
     }
+}
+
+/// The cookie source `WORKOS_COOKIE_*` describe, when `WORKOS_COOKIE_PASSWORD` is set.
+fn authkit_cookie(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<AuthKitCookie>, ConfigError> {
+    AuthKitCookie::from_lookup(lookup).map_err(|error| ConfigError::Environment {
+        variable: error.variable(),
+        problem: error.to_string(),
+        source: Some(Box::new(error)),
+    })
 }
 
 /// The issuers WorkOS has been seen to use for one environment.

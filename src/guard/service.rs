@@ -97,7 +97,7 @@ where
                     match resource::authorize(&authz, &session, &rule, &mut parts).await {
                         Ok(allowed) => {
                             parts.extensions.insert(allowed);
-                            Ok(Request::from_parts(parts, body))
+                            Ok((Request::from_parts(parts, body), None))
                         }
                         Err(rejection) => Err(authz.reject(&rejection)),
                     }

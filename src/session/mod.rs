@@ -32,6 +32,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 
+use crate::authkit::{Impersonator as CookieImpersonator, SessionPayload, SessionUser};
+
 pub use claims::{Actor, Audience, SessionClaims};
 pub use keys::{KeyError, VerificationKey};
 pub use signer::{SignError, TokenSigner};
@@ -48,6 +50,8 @@ pub use verifier::{
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<SessionInner>,
+    /// The AuthKit cookie the request carried, if it was authenticated by one.
+    cookie: Option<Arc<SessionPayload>>,
 }
 
 struct SessionInner {
@@ -70,6 +74,7 @@ impl fmt::Debug for Session {
             .field("permissions", &claims.permissions)
             .field("impersonator", &claims.act)
             .field("expires_at", &claims.exp)
+            .field("user", &self.user().map(|user| &user.email))
             .finish_non_exhaustive()
     }
 }
@@ -83,7 +88,35 @@ impl Session {
                 raw_json,
                 raw: OnceLock::new(),
             }),
+            cookie: None,
         }
+    }
+
+    /// This session as carried by an AuthKit cookie whose sealed session is `cookie`.
+    pub(crate) fn with_cookie(mut self, cookie: Arc<SessionPayload>) -> Self {
+        self.cookie = Some(cookie);
+        self
+    }
+
+    /// The user the AuthKit cookie sealed (id, email, names, ...), when the request was
+    /// authenticated by the `wos-session` cookie; `None` for a bearer token, which carries
+    /// only the user's id ([`Session::user_id`]).
+    pub fn user(&self) -> Option<&SessionUser> {
+        self.cookie.as_deref().map(|cookie| &cookie.user)
+    }
+
+    /// Who impersonates the user, as the AuthKit cookie sealed it (email and reason), when
+    /// the request was authenticated by the cookie. [`Session::impersonator`] reads the token's
+    /// `act` claim instead, for any token.
+    pub fn sealed_impersonator(&self) -> Option<&CookieImpersonator> {
+        self.cookie
+            .as_deref()
+            .and_then(|cookie| cookie.impersonator.as_ref())
+    }
+
+    /// Whether the request was authenticated by the AuthKit cookie (rather than a token).
+    pub fn from_cookie(&self) -> bool {
+        self.cookie.is_some()
     }
 
     fn raw(&self) -> &serde_json::Value {

@@ -1,7 +1,11 @@
 //! Where a request carries its token.
 
+use std::sync::Arc;
+
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE, HeaderName};
+
+use crate::authkit::{AuthKitCookie, FoundCookie};
 
 /// One place a token may be read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +17,10 @@ pub enum TokenSource {
     Cookie(String),
     /// A custom header whose whole value is the token.
     Header(HeaderName),
+    /// AuthKit's sealed `wos-session` cookie, as WorkOS's JavaScript SDKs write it: the access
+    /// token inside is verified like a bearer token, and the session refreshed when it
+    /// expires (see [`AuthKitCookie`]).
+    AuthKitCookie(Arc<AuthKitCookie>),
 }
 
 /// What looking in the request found.
@@ -22,6 +30,11 @@ pub(crate) enum Found<'a> {
     /// The token's bytes, not yet checked to be text: the verifier's cache compares them as
     /// they are, and a token it has not seen is parsed strictly.
     Token(&'a [u8]),
+    /// An AuthKit session cookie's seal, and the source that can open it.
+    Sealed {
+        cookie: &'a Arc<AuthKitCookie>,
+        seal: String,
+    },
     /// Something is there, but no single token can be taken from it (two Authorization
     /// headers, an empty bearer value, ...): the request is refused rather than guessed at.
     Ambiguous(&'static str),
@@ -38,7 +51,12 @@ impl TokenSource {
         TokenSource::Header(name)
     }
 
-    pub(crate) fn find<'a>(&self, headers: &'a HeaderMap) -> Found<'a> {
+    /// AuthKit's `wos-session` cookie.
+    pub fn authkit_cookie(cookie: AuthKitCookie) -> Self {
+        TokenSource::AuthKitCookie(Arc::new(cookie))
+    }
+
+    pub(crate) fn find<'a>(&'a self, headers: &'a HeaderMap) -> Found<'a> {
         match self {
             TokenSource::Bearer => bearer(headers),
             TokenSource::Cookie(name) => cookie(headers, name),
@@ -47,6 +65,11 @@ impl TokenSource {
                 Ok(Some(_)) => Found::Ambiguous("empty token header"),
                 Ok(None) => Found::Nothing,
                 Err(reason) => Found::Ambiguous(reason),
+            },
+            TokenSource::AuthKitCookie(cookie) => match cookie.find(headers) {
+                FoundCookie::Absent => Found::Nothing,
+                FoundCookie::Unreadable(reason) => Found::Ambiguous(reason),
+                FoundCookie::Seal(seal) => Found::Sealed { cookie, seal },
             },
         }
     }
@@ -140,12 +163,20 @@ impl<I: IntoIterator<Item = TokenSource>> From<I> for TokenSources {
 }
 
 impl TokenSources {
-    pub(crate) fn find<'a>(&self, headers: &'a HeaderMap) -> Found<'a> {
+    pub(crate) fn find<'a>(&'a self, headers: &'a HeaderMap) -> Found<'a> {
         self.0
             .iter()
             .map(|source| source.find(headers))
             .find(|found| *found != Found::Nothing)
             .unwrap_or(Found::Nothing)
+    }
+
+    /// The AuthKit cookie sources among them.
+    pub(crate) fn authkit_cookies(&self) -> impl Iterator<Item = &Arc<AuthKitCookie>> {
+        self.0.iter().filter_map(|source| match source {
+            TokenSource::AuthKitCookie(cookie) => Some(cookie),
+            _ => None,
+        })
     }
 }
 

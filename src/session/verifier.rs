@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::keys::{KeyError, KeySet, VerificationKey, parse_jwks};
 use super::{Session, SessionClaims, strict_json};
 use crate::single_flight::{DEFAULT_UPSTREAM_TIMEOUT, FlightError, SingleFlight};
-use crate::support::{printable, unix_now};
+use crate::support::{SecretKey, SecretRef, printable, unix_now};
 
 /// Tokens longer than this are refused before any decoding (WorkOS tokens are ~1 KiB; browsers
 /// cap cookies at 4 KiB).
@@ -129,7 +129,7 @@ struct Inner {
     remote: Option<RemoteJwks>,
     // Read on every request: quick_cache's get is a shard read lock, a fast hash and one key
     // compare, where moka's keeps read logs and frequency sketches up to date.
-    verified: quick_cache::sync::Cache<CachedToken, CachedSession>,
+    verified: quick_cache::sync::Cache<SecretKey, CachedSession>,
     revoked_sessions: Cache<String, Duration>,
     // Lets the common case (nothing ever revoked) skip the lookup.
     any_revoked: AtomicBool,
@@ -143,41 +143,6 @@ struct Rules {
     issuers: Option<Vec<String>>,
     audiences: Option<Vec<String>>,
     leeway: u64,
-}
-
-/// A verified token, as the cache keeps it. Equality compares every byte; the hash reads only
-/// the length and the last 32 bytes, the end of the signature, which is as unpredictable as
-/// the whole token: hashing all ~900 bytes cost more than the rest of the lookup. Entries are
-/// only ever tokens whose signature verified, so nobody can fill a bucket with chosen tails.
-#[derive(Clone, PartialEq, Eq)]
-struct CachedToken(Arc<str>);
-
-/// A token looked up in the cache without copying it.
-struct TokenRef<'t>(&'t [u8]);
-
-const HASHED_TAIL: usize = 32;
-
-fn hash_token(bytes: &[u8], state: &mut impl std::hash::Hasher) {
-    state.write_usize(bytes.len());
-    state.write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
-}
-
-impl std::hash::Hash for CachedToken {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        hash_token(self.0.as_bytes(), state);
-    }
-}
-
-impl std::hash::Hash for TokenRef<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        hash_token(self.0, state);
-    }
-}
-
-impl quick_cache::Equivalent<CachedToken> for TokenRef<'_> {
-    fn equivalent(&self, key: &CachedToken) -> bool {
-        self.0 == key.0.as_bytes()
-    }
 }
 
 #[derive(Clone)]
@@ -296,7 +261,7 @@ impl SessionVerifier {
         }
         inner.start_refresher();
         let now = unix_now();
-        if let Some(cached) = inner.verified.get(&TokenRef(token))
+        if let Some(cached) = inner.verified.get(&SecretRef(token))
             && cached.key_generation == inner.key_generation.load(Ordering::Acquire)
         {
             let expired = cached
@@ -308,7 +273,7 @@ impl SessionVerifier {
             if expired {
                 // Expiry is checked on every hit, so an expired token leaves the cache when it
                 // comes back; the capacity bounds those that never do.
-                inner.verified.remove(&TokenRef(token));
+                inner.verified.remove(&SecretRef(token));
                 return Attempt::Done(Err(TokenError::Expired));
             }
             return Attempt::Done(Ok(cached.session));
@@ -326,7 +291,7 @@ impl SessionVerifier {
                 session: session.clone(),
                 key_generation: generation,
             };
-            inner.verified.insert(CachedToken(Arc::from(token)), cached);
+            inner.verified.insert(SecretKey::new(token), cached);
         }
         Attempt::Done(result)
     }

@@ -7,16 +7,15 @@ mod demo_app;
 
 use std::collections::HashMap;
 
-use workos_authz::Authz;
-
 struct Demo {
     base: String,
     tokens: HashMap<&'static str, String>,
+    cookies: HashMap<&'static str, String>,
     http: reqwest::Client,
 }
 
 async fn start() -> Demo {
-    let authz = Authz::embedded().expect("embedded setup");
+    let authz = demo_app::demo_authz(|_| None).expect("embedded setup");
     let engine = authz.local_engine().expect("embedded engine");
     demo_app::seed(engine).expect("the demo model seeds");
     let signer = authz.signer().expect("embedded signer");
@@ -31,6 +30,15 @@ async fn start() -> Demo {
             )
         })
         .collect();
+    let cookies = demo_app::SAMPLE_USERS
+        .iter()
+        .map(|user| {
+            let cookie = demo_app::sample_cookie(&authz, engine, user)
+                .expect("sealed")
+                .expect("embedded mode reads the cookie");
+            (user.name, cookie)
+        })
+        .collect();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("loopback port");
@@ -40,6 +48,7 @@ async fn start() -> Demo {
     Demo {
         base,
         tokens,
+        cookies,
         http: reqwest::Client::new(),
     }
 }
@@ -110,6 +119,50 @@ async fn me_shows_the_session_of_each_sample_user() {
             "alice lacks {permission}: {me}"
         );
     }
+}
+
+/// The printed `wos-session` cookies authenticate like the tokens, with the sealed user; a
+/// cross-site POST carrying one is refused.
+#[tokio::test]
+async fn the_sample_cookies_authenticate_like_the_tokens() {
+    let demo = start().await;
+    for user in ["alice", "bob", "carol"] {
+        let me: serde_json::Value = demo
+            .http
+            .get(format!("{}/me", demo.base))
+            .header("cookie", &demo.cookies[user])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["user_id"], format!("user_{user}"), "{me}");
+        assert_eq!(me["email"], format!("{user}@example.com"), "{me}");
+        assert_eq!(me["authenticated_by"], "wos-session cookie", "{me}");
+    }
+    let cross_site = demo
+        .http
+        .post(format!("{}/posts", demo.base))
+        .header("cookie", &demo.cookies["alice"])
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    let same_origin = demo
+        .http
+        .post(format!("{}/posts", demo.base))
+        .header("cookie", &demo.cookies["alice"])
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        same_origin.status().is_success(),
+        "{}",
+        same_origin.status()
+    );
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 mod common;
 
 mod authkit_seal;
+mod authkit_session;
 mod demo;
 mod emulator_api;
 mod emulator_binary;

@@ -862,6 +862,77 @@ async fn every_bad_token_is_refused_with_401_invalid_token() {
     assert!(routers.jwks.paths().iter().all(|p| p == "/jwks.json"));
 }
 
+/// Every bad bearer token of the corpus, sealed into a valid AuthKit cookie (the user it names,
+/// the right password), is refused just the same: the cookie's access token is verified like a
+/// bearer token.
+#[tokio::test]
+async fn every_bad_token_sealed_into_a_valid_cookie_is_refused() {
+    use workos_authz::authkit::{
+        AuthKitCookie, CookieConfig, Password, SessionPayload, SessionUser,
+    };
+    use workos_authz::session::TokenSource;
+
+    let keys = keys().await;
+    let routers = routers(&keys).await;
+    let http = client();
+    let config = CookieConfig::new(
+        Password::new("a cookie password of at least thirty-two characters").unwrap(),
+    );
+    let mut cookie_urls = Vec::new();
+    for (setup, _, verifier) in &routers.setups {
+        let authz = Authz::builder()
+            .verifier(verifier.clone())
+            .token_sources([TokenSource::authkit_cookie(AuthKitCookie::new(
+                config.clone(),
+            ))])
+            .build()
+            .unwrap();
+        cookie_urls.push((*setup, serve_authz(&authz).await));
+    }
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for case in corpus(&keys) {
+        let Some(token) = case.token() else { continue };
+        // The user the token claims, so that only the token itself can be at fault.
+        let subject = token
+            .split('.')
+            .nth(1)
+            .and_then(|claims| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(claims)
+                    .ok()
+            })
+            .and_then(|claims| serde_json::from_slice::<Value>(&claims).ok())
+            .and_then(|claims| claims["sub"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "user_nobody".to_owned());
+        let payload =
+            SessionPayload::new(token, "refresh", SessionUser::new(subject, "x@example.com"));
+        let Ok(sealed) = config.seal(&payload) else {
+            continue;
+        };
+        for (setup, url) in &cookie_urls {
+            if !case.target.includes(*setup) {
+                continue;
+            }
+            checked += 1;
+            let reply = send(
+                http.get(format!("{url}/me"))
+                    .header("cookie", format!("wos-session={}", sealed.as_str())),
+            )
+            .await;
+            let echoed = token.len() > 8 && reply.body.contains(token);
+            if reply.status != 401 || echoed || reply.body.contains("Fe26") {
+                failures.push(format!(
+                    "{} via {setup:?}: {} {}",
+                    case.name, reply.status, reply.body
+                ));
+            }
+        }
+    }
+    assert!(checked >= 30, "{checked} cases");
+    assert!(failures.is_empty(), "not refused:\n{}", failures.join("\n"));
+}
+
 #[tokio::test]
 async fn no_bad_token_ever_yields_a_session() {
     let keys = keys().await;
