@@ -154,6 +154,10 @@ impl Scope {
 /// - Errors are never cached. Concurrent misses for one key make one upstream call, run in a
 ///   spawned task: a client that disconnects does not cancel it for the others.
 /// - An upstream that does not answer within the timeout (default 2 s) is an error (503).
+/// - It also keeps the answers of list and detail pages under the same rules
+///   ([`CachedAuthorizer::accessible_resources`], allow TTL;
+///   [`CachedAuthorizer::effective_permissions`], deny TTL, whose sets answer later checks),
+///   and every `invalidate_*` drops them with the decisions.
 ///
 /// ```
 /// use std::time::Duration;

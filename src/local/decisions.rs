@@ -309,9 +309,9 @@ impl LocalEngine {
         self.read().permission_slugs(request)
     }
 
-    /// The [`Authorizer`] answer, synchronously: the membership must belong to
-    /// `request.organization_id` and the resource is looked up there; anything missing is
-    /// [`Decision::Deny`].
+    /// The [`Authorizer`](crate::check::Authorizer) answer, synchronously: the membership must
+    /// belong to `request.organization_id` and the resource is looked up there; anything
+    /// missing is [`Decision::Deny`].
     pub fn decide(&self, request: &CheckRequest) -> Decision {
         let state = self.read();
         let Ok(membership) = state.membership(&request.organization_membership_id) else {
