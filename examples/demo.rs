@@ -14,9 +14,10 @@
 //! With `WORKOS_CLIENT_ID` (and `WORKOS_BASE_URL` to point elsewhere than
 //! `https://api.workos.com`) it verifies real AuthKit tokens against
 //! `{WORKOS_BASE_URL}/sso/jwks/{WORKOS_CLIENT_ID}`; with `WORKOS_API_KEY` too, resource checks
-//! go to WorkOS's `check` endpoint; with `WORKOS_COOKIE_PASSWORD` too, it reads the
-//! `wos-session` cookie of a Next.js (AuthKit) front end and refreshes it through
-//! `{WORKOS_BASE_URL}/user_management/authenticate`.
+//! go to WorkOS's `check` endpoint, the project list to its resources-for-membership list and
+//! a project's permissions to its effective-permissions endpoint; with `WORKOS_COOKIE_PASSWORD`
+//! too, it reads the `wos-session` cookie of a Next.js (AuthKit) front end and refreshes it
+//! through `{WORKOS_BASE_URL}/user_management/authenticate`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -29,7 +30,7 @@ use axum::{Extension, Json, Router};
 use http::StatusCode;
 use serde_json::{Value, json};
 use workos_authz::authkit::{SessionPayload, SessionUser};
-use workos_authz::check::ResourceRef;
+use workos_authz::check::{AccessibleResources, ResourceRef};
 use workos_authz::guard::AuthorizedResource;
 use workos_authz::local::{EngineError, LocalEngine, NewPermission, NewResource, NewRole};
 use workos_authz::session::SessionClaims;
@@ -151,6 +152,17 @@ pub(crate) fn app(authz: &Authz) -> Router {
                 .route_layer(require_permission("members:read"))
                 .route_layer(require_org_param("org_id")),
         )
+        .route("/projects", get(list_projects))
+        .route(
+            "/projects/{project_id}/permissions",
+            // A project the user may not read answers 404, like one that does not exist: the
+            // list of another tenant's projects cannot be probed.
+            get(project_permissions).route_layer(
+                require_permission("projects:read")
+                    .on_resource("project", "project_id")
+                    .not_found_on_deny(),
+            ),
+        )
         .route(
             "/projects/{project_id}",
             get(show_project)
@@ -206,6 +218,60 @@ async fn list_members(Path(org_id): Path<String>) -> Json<Value> {
         .map(|user| user.user_id)
         .collect();
     Json(json!({ "organization_id": org_id, "members": members }))
+}
+
+/// The projects of the session's organization the user may read. `All` (the token's
+/// organization-level role holds `projects:read`) is every project of the organization in the
+/// demo's own table, with no remote call; otherwise the ids the authority lists, with the
+/// demo's names where it knows them (in WorkOS mode, WorkOS's names for the others).
+async fn list_projects(authz: Authz, session: Session) -> Response {
+    let organization = session.organization_id().unwrap_or_default().to_owned();
+    let readable = match authz
+        .accessible_resources(&session, "projects:read", "project", None)
+        .await
+    {
+        Ok(readable) => readable,
+        Err(rejection) => return authz.reject(&rejection),
+    };
+    let known = |id: &str| {
+        PROJECTS
+            .iter()
+            .find(|(org, project, _)| *org == organization && *project == id)
+            .map(|(_, _, name)| *name)
+    };
+    let projects: Vec<Value> = match &readable {
+        AccessibleResources::Only(listed) => listed
+            .iter()
+            .map(|project| {
+                let name = known(&project.external_id).unwrap_or(&project.name);
+                json!({ "id": project.external_id, "name": name })
+            })
+            .collect(),
+        // `All`, and any answer a later version adds: the organization's own projects, each
+        // checked against the answer.
+        _ => PROJECTS
+            .iter()
+            .filter(|(org, id, _)| *org == organization && readable.contains(id))
+            .map(|(_, id, name)| json!({ "id": id, "name": name }))
+            .collect(),
+    };
+    Json(json!({ "projects": projects })).into_response()
+}
+
+/// The user's permissions on one project, for a page that shows only the buttons they allow.
+/// They also answer the guards on this project for a while, with no further call.
+async fn project_permissions(
+    authz: Authz,
+    Extension(allowed): Extension<AuthorizedResource>,
+    session: Session,
+) -> Response {
+    match authz
+        .effective_permissions(&session, &allowed.resource)
+        .await
+    {
+        Ok(permissions) => Json(json!({ "permissions": permissions.slugs() })).into_response(),
+        Err(rejection) => authz.reject(&rejection),
+    }
 }
 
 /// The project, looked up inside the organization the guard checked: never another tenant's.
@@ -323,8 +389,12 @@ fn print_sample_tokens(authz: &Authz, addr: SocketAddr) -> Result<(), Box<dyn st
     }
     println!("Routes: GET /posts (posts:read), POST /posts (posts:write),");
     println!("        GET /orgs/{{org_id}}/members (members:read, own organization only),");
+    println!("        GET /projects (the projects the user may read),");
     println!(
         "        GET /projects/{{id}} (projects:read on the project), DELETE /projects/{{id}} (projects:delete)"
+    );
+    println!(
+        "        GET /projects/{{id}}/permissions (the user's permissions on it; 404 if unreadable)"
     );
     println!("Projects: proj_apollo and proj_zeus in org_acme, proj_hermes in org_globex;");
     println!(

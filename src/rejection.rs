@@ -50,6 +50,12 @@ pub enum AuthzRejection {
         /// The permission the route requires, when there is one.
         scope: Option<String>,
     },
+    /// A deny that must not tell the session the resource exists (404): what a guard built
+    /// with [`not_found_on_deny`](crate::guard::GuardLayer::not_found_on_deny) answers
+    /// instead of 403, alike for a resource the member may not see and for one that does not
+    /// exist.
+    #[error("not found")]
+    NotFound,
     /// A signed request (a WorkOS webhook) whose signature does not verify (401, no
     /// challenge: there is no token to send).
     #[error("invalid signature: {0}")]
@@ -86,6 +92,7 @@ impl AuthzRejection {
             | AuthzRejection::InvalidSession(_)
             | AuthzRejection::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             AuthzRejection::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AuthzRejection::NotFound => StatusCode::NOT_FOUND,
             AuthzRejection::BadRequest(_) => StatusCode::BAD_REQUEST,
             AuthzRejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AuthzRejection::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -100,6 +107,7 @@ impl AuthzRejection {
             AuthzRejection::InvalidSession(_) => "Invalid session",
             AuthzRejection::InvalidSignature(_) => "Invalid signature",
             AuthzRejection::Forbidden { .. } => "Forbidden",
+            AuthzRejection::NotFound => "Not found",
             AuthzRejection::BadRequest(_) => "Bad request",
             AuthzRejection::Unavailable(_) => "Authorization unavailable",
             AuthzRejection::Misconfigured(_) => "Authorization misconfigured",
@@ -116,6 +124,7 @@ impl AuthzRejection {
             AuthzRejection::InvalidSignature(_) => "urn:workos-authz:problem:invalid-signature",
             AuthzRejection::InvalidSession(_) => "urn:workos-authz:problem:invalid-session",
             AuthzRejection::Forbidden { .. } => "urn:workos-authz:problem:forbidden",
+            AuthzRejection::NotFound => "urn:workos-authz:problem:not-found",
             AuthzRejection::BadRequest(_) => "urn:workos-authz:problem:bad-request",
             AuthzRejection::Unavailable(_) => "urn:workos-authz:problem:unavailable",
             AuthzRejection::Misconfigured(_) => "urn:workos-authz:problem:misconfigured",
@@ -128,6 +137,8 @@ impl AuthzRejection {
             AuthzRejection::MissingToken => "the request carries no session token".to_owned(),
             AuthzRejection::InvalidToken(error) => error.to_string(),
             AuthzRejection::UnreadableToken(reason) => (*reason).to_owned(),
+            // The same words for a hidden resource and a missing one.
+            AuthzRejection::NotFound => "no such resource".to_owned(),
             AuthzRejection::Forbidden { detail, .. }
             | AuthzRejection::InvalidSession(detail)
             | AuthzRejection::InvalidSignature(detail)

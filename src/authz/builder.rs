@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::handle::{Authority, Authz, AuthzInner};
+use super::pages::DEFAULT_CHECK_MANY_CONCURRENCY;
 use super::setup::Mode;
 use crate::check::{Authorizer, CachedAuthorizer, MembershipCache, MembershipResolver};
 use crate::rejection::{ProblemJson, Responder};
@@ -53,6 +54,7 @@ pub struct AuthzBuilder {
     membership_ttl: Duration,
     claims_shortcut: bool,
     upstream_timeout: Option<Duration>,
+    check_many_concurrency: usize,
 }
 
 impl fmt::Debug for AuthzBuilder {
@@ -65,6 +67,7 @@ impl fmt::Debug for AuthzBuilder {
             .field("membership_ttl", &self.membership_ttl)
             .field("claims_shortcut", &self.claims_shortcut)
             .field("upstream_timeout", &self.upstream_timeout)
+            .field("check_many_concurrency", &self.check_many_concurrency)
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +83,7 @@ impl Default for AuthzBuilder {
             membership_ttl: Duration::from_secs(300),
             claims_shortcut: true,
             upstream_timeout: None,
+            check_many_concurrency: DEFAULT_CHECK_MANY_CONCURRENCY,
         }
     }
 }
@@ -144,12 +148,21 @@ impl AuthzBuilder {
     }
 
     /// The one deadline of every remote call on the request path: the JWKS refetch, the
-    /// membership lookup and the resource check (default 2 s each). A request waiting for
+    /// membership lookup, the resource check, the walk of a list of accessible resources and
+    /// the effective-permissions call (default 2 s each). A request waiting for
     /// one gets 503 by then; the call runs in its own task, shared by every request that
     /// needs the same answer, and its failure is never cached. Set here, it overrides the
     /// timeouts configured on the verifier and the decision cache.
     pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
         self.upstream_timeout = Some(timeout);
+        self
+    }
+
+    /// How many of its cache misses one [`Authz::check_many`] asks the authority at once
+    /// (default 8; at least 1): a dashboard of a hundred cold pairs does not open a hundred
+    /// calls.
+    pub fn check_many_concurrency(mut self, concurrency: usize) -> Self {
+        self.check_many_concurrency = concurrency.max(1);
         self
     }
 
@@ -183,6 +196,7 @@ impl AuthzBuilder {
                 decisions,
                 memberships,
                 claims_shortcut: self.claims_shortcut,
+                check_many_concurrency: self.check_many_concurrency,
             }
         });
         Ok(Authz::from_inner(AuthzInner {

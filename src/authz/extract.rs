@@ -89,3 +89,21 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
         }
     }
 }
+
+/// The request's [`Authz`], for handlers that ask it more than the guards do (the list of
+/// what a member may read, the permissions on one resource): present behind
+/// [`Authz::layer`](super::Authz::layer) and [`Authz::optional_layer`](super::Authz::optional_layer), a 500
+/// without either (a wiring mistake).
+impl<S: Send + Sync> FromRequestParts<S> for Authz {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Admitted>() {
+            Some(admitted) => Ok(admitted.authz.clone()),
+            None => Err(SessionRejection {
+                rejection: missing_layer(),
+                authz: None,
+            }),
+        }
+    }
+}

@@ -51,6 +51,8 @@ pub(super) struct Authority {
     pub(super) decisions: CachedAuthorizer,
     pub(super) memberships: Option<MembershipCache>,
     pub(super) claims_shortcut: bool,
+    /// How many of a batch's cache misses [`Authz::check_many`] asks at once.
+    pub(super) check_many_concurrency: usize,
 }
 
 impl fmt::Debug for Authz {
@@ -161,74 +163,29 @@ impl Authz {
         permission: &str,
         resource: &ResourceRef,
     ) -> Result<DecisionOrigin, Refusal> {
-        let Some(organization_id) = session.organization_id() else {
-            return Err((
-                forbidden(
-                    "the session has no organization, and resource checks need one",
-                    None,
-                ),
-                DecisionOrigin::None,
-            ));
-        };
-        let Some(authority) = &self.inner.authority else {
-            return Err((
-                AuthzRejection::Misconfigured(
-                    "resource guard without an authorizer: set one with AuthzBuilder::authorizer"
-                        .into(),
-                ),
-                DecisionOrigin::None,
-            ));
-        };
+        let (organization_id, authority) = self
+            .scope(session)
+            .map_err(|rejection| (rejection, DecisionOrigin::None))?;
         let denied = |detail: String, origin| Err((forbidden(&detail, Some(permission)), origin));
-        let ownership = authority
-            .decisions
-            .resource_in_organization(organization_id, resource);
-        if ownership == Some(false) {
-            return denied(
-                format!("resource {resource} is not in organization {organization_id}"),
-                DecisionOrigin::Claims,
-            );
-        }
-        // The token's permissions come from organization-level roles, which apply to every
-        // resource of the organization. Safe when the resource is known to be in the
-        // organization, or when it is named by external id (looked up only inside the
-        // session's organization); a raw resource id on a remote authority could belong to
-        // anyone, so it is checked.
-        let in_organization =
-            ownership == Some(true) || matches!(resource, ResourceRef::External { .. });
-        if authority.claims_shortcut && in_organization && session.has_permission(permission) {
-            return Ok(DecisionOrigin::Claims);
-        }
-        let membership = match session.organization_membership_id() {
-            Some(membership) => membership.to_owned(),
-            None => {
-                let Some(memberships) = &authority.memberships else {
-                    return Err((
-                        AuthzRejection::Misconfigured(
-                            "the token has no organization_membership_id and no membership resolver is set".into(),
-                        ),
-                        DecisionOrigin::None,
-                    ));
-                };
-                match memberships
-                    .resolve(session.user_id(), organization_id)
-                    .await
-                {
-                    Ok(Some(membership)) => membership,
-                    Ok(None) => {
-                        return denied(
-                            format!("no active membership in organization {organization_id}"),
-                            DecisionOrigin::None,
-                        );
-                    }
-                    Err(error) => {
-                        return Err((
-                            unavailable("membership lookup", &error),
-                            DecisionOrigin::None,
-                        ));
-                    }
-                }
+        match authority.prejudge(session, organization_id, permission, resource) {
+            Some(Prejudged::OutsideOrganization) => {
+                return denied(
+                    format!("resource {resource} is not in organization {organization_id}"),
+                    DecisionOrigin::Claims,
+                );
             }
+            Some(Prejudged::FromClaims) => return Ok(DecisionOrigin::Claims),
+            None => {}
+        }
+        let membership = match authority.membership(session, organization_id).await {
+            Ok(Some(membership)) => membership,
+            Ok(None) => {
+                return denied(
+                    format!("no active membership in organization {organization_id}"),
+                    DecisionOrigin::None,
+                );
+            }
+            Err(rejection) => return Err((rejection, DecisionOrigin::None)),
         };
         let request = CheckRequest {
             organization_id: organization_id.to_owned(),
@@ -247,6 +204,97 @@ impl Authz {
             Err(error) => Err((unavailable("check", &error), DecisionOrigin::None)),
         }
     }
+
+    /// The session's organization and the authority that answers for it: a session without
+    /// organization is refused (403), a setup without authority is wired wrongly (500).
+    pub(super) fn scope<'a>(
+        &'a self,
+        session: &'a Session,
+    ) -> Result<(&'a str, &'a Authority), AuthzRejection> {
+        let Some(organization_id) = session.organization_id() else {
+            return Err(forbidden(
+                "the session has no organization, and resource checks need one",
+                None,
+            ));
+        };
+        let Some(authority) = &self.inner.authority else {
+            return Err(AuthzRejection::Misconfigured(
+                "resource guard without an authorizer: set one with AuthzBuilder::authorizer"
+                    .into(),
+            ));
+        };
+        Ok((organization_id, authority))
+    }
+}
+
+/// What the resource policy decides before the membership is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Prejudged {
+    /// The authority knows the resource is not in the session's organization: a deny.
+    OutsideOrganization,
+    /// The token's organization-level permissions hold the permission: an allow.
+    FromClaims,
+}
+
+impl Authority {
+    /// Ownership and the claims shortcut: what needs no membership and no remote call.
+    pub(super) fn prejudge(
+        &self,
+        session: &Session,
+        organization_id: &str,
+        permission: &str,
+        resource: &ResourceRef,
+    ) -> Option<Prejudged> {
+        match self.in_organization(organization_id, resource) {
+            Some(false) => Some(Prejudged::OutsideOrganization),
+            Some(true) if self.claims_shortcut && session.has_permission(permission) => {
+                Some(Prejudged::FromClaims)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `resource` is known to be in the organization: `Some(false)` when the
+    /// authority knows it is not; `Some(true)` when it knows it is, or when the resource is
+    /// named by external id (looked up only inside the session's organization); `None` for a
+    /// raw resource id on a remote authority, which could belong to anyone.
+    pub(super) fn in_organization(
+        &self,
+        organization_id: &str,
+        resource: &ResourceRef,
+    ) -> Option<bool> {
+        // The token's permissions come from organization-level roles, which apply to every
+        // resource of the organization: the shortcut is safe exactly where this is true.
+        match self
+            .decisions
+            .resource_in_organization(organization_id, resource)
+        {
+            Some(known) => Some(known),
+            None => matches!(resource, ResourceRef::External { .. }).then_some(true),
+        }
+    }
+
+    /// The session's organization membership: from the `organization_membership_id` claim,
+    /// or looked up (cached); `None` when the user has no active membership there.
+    pub(super) async fn membership(
+        &self,
+        session: &Session,
+        organization_id: &str,
+    ) -> Result<Option<String>, AuthzRejection> {
+        if let Some(membership) = session.organization_membership_id() {
+            return Ok(Some(membership.to_owned()));
+        }
+        let Some(memberships) = &self.memberships else {
+            return Err(AuthzRejection::Misconfigured(
+                "the token has no organization_membership_id and no membership resolver is set"
+                    .into(),
+            ));
+        };
+        memberships
+            .resolve(session.user_id(), organization_id)
+            .await
+            .map_err(|error| unavailable("membership lookup", &error))
+    }
 }
 
 /// A 403, naming what is missing (and the permission, for the RFC 6750 `scope`).
@@ -259,7 +307,7 @@ pub(crate) fn forbidden(detail: &str, scope: Option<&str>) -> AuthzRejection {
 
 /// A 503 whose detail says what failed but not how: the upstream's error text (its URL, the
 /// membership id) goes to the log, not to the client.
-fn unavailable(what: &str, error: &AuthorizerError) -> AuthzRejection {
+pub(super) fn unavailable(what: &str, error: &AuthorizerError) -> AuthzRejection {
     tracing::warn!(%error, "authorization {what} failed");
     let detail = match error {
         AuthorizerError::Timeout(_) => format!("the authorization {what} timed out"),

@@ -7,6 +7,8 @@
 //! - `setup`: [`Authz::from_env`], [`Authz::embedded`] and [`Mode`];
 //! - `layer`: [`AuthzLayer`], which verifies the token and hands the session on;
 //! - `extract`: the [`Session`](crate::Session) extractors;
+//! - `pages`: the questions of list and detail pages ([`Authz::accessible_resources`],
+//!   [`Authz::effective_permissions`], [`Authz::check_many`]);
 //! - `freshness`: webhooks and the events feed invalidating the caches.
 
 mod browser;
@@ -15,6 +17,7 @@ mod extract;
 mod freshness;
 mod handle;
 mod layer;
+mod pages;
 mod setup;
 
 pub use builder::{AuthzBuilder, ConfigError};

@@ -1,15 +1,23 @@
 //! [`CachedAuthorizer`]: a TTL cache in front of an [`Authorizer`], with one upstream call per
-//! key however many requests miss at once.
+//! key however many requests miss at once. It keeps decisions, and (`lists.rs`) the lists of
+//! accessible resources and the permission sets of list and detail pages, which one
+//! invalidation drops together.
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 
-use super::{Authorizer, AuthorizerError, CheckFuture, CheckRequest, Decision, ResourceRef};
+use super::{
+    Authorizer, AuthorizerError, CheckFuture, CheckRequest, Decision, EffectivePermissions,
+    ListFuture, ListRequest, PermissionsFuture, PermissionsRequest, ResourceRef, ResourceSet,
+};
 use crate::single_flight::{DEFAULT_UPSTREAM_TIMEOUT, FlightError, Joined, SingleFlight};
+
+/// How many resources a list may hold by default: 100 pages of WorkOS's largest page.
+pub(super) const DEFAULT_MAX_LISTED_RESOURCES: usize = 10_000;
 
 /// Where a decision came from, for audit logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +69,81 @@ struct Entry {
     fresh_until: Instant,
 }
 
+/// A cached list or permission set, dropped from the cache once it is no longer fresh.
+#[derive(Clone, Debug)]
+pub(super) struct Timed<V> {
+    pub(super) value: V,
+    pub(super) fresh_until: Instant,
+}
+
+impl<V: Clone> Timed<V> {
+    pub(super) fn fresh(&self) -> Option<V> {
+        (self.fresh_until > Instant::now()).then(|| self.value.clone())
+    }
+}
+
+/// The lifetime of a [`Timed`] entry: its freshness.
+struct UntilStale;
+
+impl<K, V> moka::Expiry<K, Timed<V>> for UntilStale {
+    fn expire_after_create(&self, _: &K, entry: &Timed<V>, now: Instant) -> Option<Duration> {
+        Some(entry.fresh_until.saturating_duration_since(now))
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &K,
+        entry: &Timed<V>,
+        now: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.fresh_until.saturating_duration_since(now))
+    }
+}
+
+/// What an invalidation drops, in each of the three caches.
+pub(super) enum Scope {
+    Membership(String),
+    Organization(String),
+    Resource(ResourceRef),
+}
+
+impl Scope {
+    fn check(&self, key: &CheckRequest) -> bool {
+        match self {
+            Scope::Membership(id) => key.organization_membership_id == *id,
+            Scope::Organization(id) => key.organization_id == *id,
+            Scope::Resource(resource) => key.resource == *resource,
+        }
+    }
+
+    fn set(&self, key: &PermissionsRequest) -> bool {
+        match self {
+            Scope::Membership(id) => key.organization_membership_id == *id,
+            Scope::Organization(id) => key.organization_id == *id,
+            Scope::Resource(resource) => key.resource == *resource,
+        }
+    }
+
+    /// A resource invalidates the lists under it and the lists that hold it.
+    fn list(&self, key: &ListRequest, set: &ResourceSet) -> bool {
+        match self {
+            Scope::Membership(id) => key.organization_membership_id == *id,
+            Scope::Organization(id) => key.organization_id == *id,
+            Scope::Resource(resource) => {
+                key.parent.as_ref() == Some(resource)
+                    || match resource {
+                        ResourceRef::Id(id) => set.contains_id(id),
+                        ResourceRef::External {
+                            resource_type,
+                            external_id,
+                        } => *resource_type == key.resource_type && set.contains(external_id),
+                    }
+            }
+        }
+    }
+}
+
 /// A moka TTL cache in front of an [`Authorizer`].
 ///
 /// - Key: the whole [`CheckRequest`] (organization, membership, permission, resource), so a
@@ -71,6 +154,10 @@ struct Entry {
 /// - Errors are never cached. Concurrent misses for one key make one upstream call, run in a
 ///   spawned task: a client that disconnects does not cancel it for the others.
 /// - An upstream that does not answer within the timeout (default 2 s) is an error (503).
+/// - It also keeps the answers of list and detail pages under the same rules
+///   ([`CachedAuthorizer::accessible_resources`], allow TTL;
+///   [`CachedAuthorizer::effective_permissions`], deny TTL, whose sets answer later checks),
+///   and every `invalidate_*` drops them with the decisions.
 ///
 /// ```
 /// use std::time::Duration;
@@ -98,15 +185,26 @@ struct Entry {
 /// ```
 #[derive(Clone)]
 pub struct CachedAuthorizer {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    upstream: Arc<dyn Authorizer>,
+pub(super) struct Inner {
+    pub(super) upstream: Arc<dyn Authorizer>,
     entries: Cache<CheckRequest, Entry>,
     // One upstream call per key; an answer that an invalidation overtook while it was in
     // flight is returned to its waiters but never cached.
     checks: SingleFlight<CheckRequest, Decision, AuthorizerError>,
+    /// Lists of accessible resources, fresh for the allow TTL.
+    pub(super) lists: Cache<ListRequest, Timed<ResourceSet>>,
+    pub(super) list_calls: SingleFlight<ListRequest, ResourceSet, AuthorizerError>,
+    /// Permission sets, fresh for the deny TTL (what a set omits is a deny); the allows they
+    /// hold are stored as decisions with the allow TTL.
+    pub(super) sets: Cache<PermissionsRequest, Timed<EffectivePermissions>>,
+    pub(super) set_calls: SingleFlight<PermissionsRequest, EffectivePermissions, AuthorizerError>,
+    /// Whether any permission set was ever stored: until one is, a decision miss costs no
+    /// second lookup.
+    pub(super) sets_used: AtomicBool,
+    pub(super) max_listed_resources: usize,
     allow_ttl: Duration,
     deny_ttl: Duration,
     jitter: f64,
@@ -197,38 +295,55 @@ impl CachedAuthorizer {
         self.decide(request).await.map(|(decision, _)| decision)
     }
 
-    /// Forgets every decision of one organization membership.
+    /// Forgets every decision, list and permission set of one organization membership.
     pub fn invalidate_membership(&self, organization_membership_id: &str) {
-        let membership = organization_membership_id.to_owned();
-        self.invalidate_if(move |key| key.organization_membership_id == membership);
+        self.invalidate_scope(Scope::Membership(organization_membership_id.to_owned()));
     }
 
-    /// Forgets every decision made in one organization.
+    /// Forgets every decision, list and permission set made in one organization.
     pub fn invalidate_organization(&self, organization_id: &str) {
-        let organization = organization_id.to_owned();
-        self.invalidate_if(move |key| key.organization_id == organization);
+        self.invalidate_scope(Scope::Organization(organization_id.to_owned()));
     }
 
-    /// Forgets every decision about one resource (by the reference routes use).
+    /// Forgets every decision and permission set about one resource (by the reference routes
+    /// use), and every list under it or holding it.
     pub fn invalidate_resource(&self, resource: &ResourceRef) {
-        let resource = resource.clone();
-        self.invalidate_if(move |key| key.resource == resource);
+        self.invalidate_scope(Scope::Resource(resource.clone()));
     }
 
-    /// Forgets every decision.
+    /// Forgets every decision, list and permission set.
     pub fn invalidate_all(&self) {
-        self.inner
-            .checks
-            .invalidate(|| self.inner.entries.invalidate_all());
+        let inner = &self.inner;
+        inner.under_every_flight(|| {
+            inner.entries.invalidate_all();
+            inner.sets.invalidate_all();
+            inner.lists.invalidate_all();
+        });
     }
 
-    fn invalidate_if(&self, predicate: impl Fn(&CheckRequest) -> bool + Send + Sync + 'static) {
-        let entries = &self.inner.entries;
-        self.inner.checks.invalidate(|| {
+    fn invalidate_scope(&self, scope: Scope) {
+        let inner = &self.inner;
+        let scope = Arc::new(scope);
+        inner.under_every_flight(|| {
+            let (checks, sets, lists) = (scope.clone(), scope.clone(), scope.clone());
             // Only fails when closures are not enabled, and the builder always enables them.
-            if let Err(error) = entries.invalidate_entries_if(move |key, _| predicate(key)) {
-                tracing::error!(%error, "cache invalidation failed; clearing everything instead");
-                entries.invalidate_all();
+            let refused = inner
+                .entries
+                .invalidate_entries_if(move |key, _| checks.check(key))
+                .is_err()
+                | inner
+                    .sets
+                    .invalidate_entries_if(move |key, _| sets.set(key))
+                    .is_err()
+                | inner
+                    .lists
+                    .invalidate_entries_if(move |key, entry| lists.list(key, &entry.value))
+                    .is_err();
+            if refused {
+                tracing::error!("cache invalidation failed; clearing everything instead");
+                inner.entries.invalidate_all();
+                inner.sets.invalidate_all();
+                inner.lists.invalidate_all();
             }
         });
     }
@@ -241,6 +356,8 @@ impl CachedAuthorizer {
     /// Applies one deadline to the upstream calls started from now on.
     pub(crate) fn set_timeout(&self, timeout: Duration) {
         self.inner.checks.set_timeout(timeout);
+        self.inner.list_calls.set_timeout(timeout);
+        self.inner.set_calls.set_timeout(timeout);
     }
 
     /// The counters since the cache was built.
@@ -261,6 +378,28 @@ impl Authorizer for CachedAuthorizer {
         Box::pin(CachedAuthorizer::check(self, request))
     }
 
+    /// The cached list; `max_resources` is this cache's own maximum, not the caller's.
+    fn accessible_resources<'a>(
+        &'a self,
+        request: &'a ListRequest,
+        _max_resources: usize,
+    ) -> ListFuture<'a> {
+        Box::pin(async move {
+            let set = CachedAuthorizer::accessible_resources(self, request).await?;
+            Ok(set.iter().cloned().collect())
+        })
+    }
+
+    fn effective_permissions<'a>(
+        &'a self,
+        request: &'a PermissionsRequest,
+    ) -> PermissionsFuture<'a> {
+        Box::pin(async move {
+            let set = CachedAuthorizer::effective_permissions(self, request).await?;
+            Ok(set.slugs().to_vec())
+        })
+    }
+
     fn resource_in_organization(
         &self,
         organization_id: &str,
@@ -273,14 +412,32 @@ impl Authorizer for CachedAuthorizer {
 }
 
 impl Inner {
-    fn fresh(&self, request: &CheckRequest) -> Option<Decision> {
-        self.entries
+    /// A fresh decision: a cached one, or what a fresh permission set of the same membership
+    /// and resource implies.
+    pub(super) fn fresh(&self, request: &CheckRequest) -> Option<Decision> {
+        let cached = self
+            .entries
             .get(request)
             .filter(|entry| entry.fresh_until > Instant::now())
-            .map(|entry| entry.decision)
+            .map(|entry| entry.decision);
+        if cached.is_some() || !self.sets_used.load(Ordering::Relaxed) {
+            return cached;
+        }
+        let set = self.sets.get(&PermissionsRequest::of(request))?.fresh()?;
+        set.decides(&request.permission)
+            .map(Decision::from_authorized)
     }
 
-    fn remember(&self, request: CheckRequest, decision: Decision) {
+    /// Runs `forget` under the lock of every flight, in one fixed order (the only place that
+    /// holds more than one), so that no answer in flight across it is stored.
+    fn under_every_flight(&self, forget: impl FnOnce()) {
+        self.checks.invalidate(|| {
+            self.set_calls
+                .invalidate(|| self.list_calls.invalidate(forget))
+        });
+    }
+
+    pub(super) fn remember(&self, request: CheckRequest, decision: Decision) {
         let decided_at = Instant::now();
         let entry = Entry {
             decision,
@@ -290,7 +447,7 @@ impl Inner {
         self.entries.insert(request, entry);
     }
 
-    fn ttl_for(&self, decision: Decision) -> Duration {
+    pub(super) fn ttl_for(&self, decision: Decision) -> Duration {
         let ttl = if decision.is_allowed() {
             self.allow_ttl
         } else {
@@ -340,6 +497,7 @@ pub struct CachedAuthorizerBuilder {
     max_capacity: u64,
     timeout: Duration,
     stale_if_error: Option<Duration>,
+    max_listed_resources: usize,
 }
 
 impl fmt::Debug for CachedAuthorizerBuilder {
@@ -351,6 +509,7 @@ impl fmt::Debug for CachedAuthorizerBuilder {
             .field("max_capacity", &self.max_capacity)
             .field("timeout", &self.timeout)
             .field("stale_if_error", &self.stale_if_error)
+            .field("max_listed_resources", &self.max_listed_resources)
             .finish_non_exhaustive()
     }
 }
@@ -365,7 +524,16 @@ impl CachedAuthorizerBuilder {
             max_capacity: 100_000,
             timeout: DEFAULT_UPSTREAM_TIMEOUT,
             stale_if_error: None,
+            max_listed_resources: DEFAULT_MAX_LISTED_RESOURCES,
         }
+    }
+
+    /// The most resources a list of accessible resources may hold (default 10,000: 100 pages
+    /// of 100). An authority that lists more answers [`AuthorizerError::ListTooLong`]
+    /// (never a list cut short); raise it, or list under a narrower parent.
+    pub fn max_listed_resources(mut self, max: usize) -> Self {
+        self.max_listed_resources = max;
+        self
     }
 
     /// How long an allow is reused (default 30 s): the longest a revoked grant keeps working
@@ -387,7 +555,8 @@ impl CachedAuthorizerBuilder {
         self
     }
 
-    /// How many decisions are kept (default 100,000).
+    /// How many decisions are kept (default 100,000); lists and permission sets are bounded
+    /// by the same number each.
     pub fn max_capacity(mut self, capacity: u64) -> Self {
         self.max_capacity = capacity;
         self
@@ -415,11 +584,31 @@ impl CachedAuthorizerBuilder {
             })
             .support_invalidation_closures()
             .build();
+        let lists = Cache::builder()
+            .max_capacity(self.max_capacity)
+            // A list weighs what it holds: 10,000 lists of 10,000 resources would not fit.
+            .weigher(|_: &ListRequest, entry: &Timed<ResourceSet>| {
+                u32::try_from(entry.value.len().max(1)).unwrap_or(u32::MAX)
+            })
+            .expire_after(UntilStale)
+            .support_invalidation_closures()
+            .build();
+        let sets = Cache::builder()
+            .max_capacity(self.max_capacity)
+            .expire_after(UntilStale)
+            .support_invalidation_closures()
+            .build();
         CachedAuthorizer {
             inner: Arc::new(Inner {
                 upstream: self.upstream,
                 entries,
                 checks: SingleFlight::new("authorization check", self.timeout),
+                lists,
+                list_calls: SingleFlight::new("accessible resources list", self.timeout),
+                sets,
+                set_calls: SingleFlight::new("effective permissions", self.timeout),
+                sets_used: AtomicBool::new(false),
+                max_listed_resources: self.max_listed_resources,
                 allow_ttl: self.allow_ttl,
                 deny_ttl: self.deny_ttl,
                 jitter: self.jitter,

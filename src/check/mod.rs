@@ -1,26 +1,44 @@
 //! The question a resource-scoped guard asks, and the authorities that answer it.
 //!
 //! An [`Authorizer`] answers one [`CheckRequest`]: may this organization membership use this
-//! permission on this resource? The embedded engine ([`crate::local`]) and WorkOS (through
-//! the client in `workos`) both implement it, so routes do not change when the authority does.
+//! permission on this resource? It also answers the questions of list and detail pages: which
+//! resources of a type the membership may act on ([`ListRequest`]), and which permissions it
+//! holds on one resource ([`PermissionsRequest`]). The embedded engine ([`crate::local`]) and
+//! WorkOS (through the client in `workos`) both implement it, so routes do not change when the
+//! authority does.
 //!
 //! This module knows nothing of tokens or HTTP: the guard builds the request from the session
 //! and the route, and turns the [`Decision`] or [`AuthorizerError`] into a response.
 
+mod accessible;
 mod cache;
+mod lists;
 mod membership;
+mod permissions;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use accessible::{
+    AccessibleResource, AccessibleResources, ListRequest, QueryFilter, ResourceSet,
+};
 pub use cache::{CacheStats, CachedAuthorizer, CachedAuthorizerBuilder, DecisionSource};
 pub use membership::MembershipCache;
+pub use permissions::{EffectivePermissions, PermissionsRequest};
 
 /// The future returned by [`Authorizer::check`]; boxed so that authorities can be used as
 /// trait objects (`Arc<dyn Authorizer>`).
 pub type CheckFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Decision, AuthorizerError>> + Send + 'a>>;
+
+/// The future returned by [`Authorizer::accessible_resources`].
+pub type ListFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<AccessibleResource>, AuthorizerError>> + Send + 'a>>;
+
+/// The future returned by [`Authorizer::effective_permissions`]: the permission slugs.
+pub type PermissionsFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<String>, AuthorizerError>> + Send + 'a>>;
 
 /// The resource a check is about, as a route names it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -125,6 +143,18 @@ pub enum AuthorizerError {
         #[source]
         source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
     },
+    /// A list (of accessible resources, or of permissions) went past its maximum
+    /// ([`CachedAuthorizerBuilder::max_listed_resources`] for resources): an error rather
+    /// than a list cut short.
+    #[error("the authority listed more than {limit} items, and no partial list is used")]
+    ListTooLong {
+        /// The maximum.
+        limit: usize,
+    },
+    /// The authority does not answer this kind of question (a custom [`Authorizer`] that
+    /// implements only [`Authorizer::check`]).
+    #[error("the authority cannot answer {0}")]
+    Unsupported(&'static str),
 }
 
 impl AuthorizerError {
@@ -147,9 +177,43 @@ impl AuthorizerError {
 
 /// Something that answers [`CheckRequest`]s: the embedded engine, WorkOS, or a cache in front
 /// of either.
+///
+/// The list and permission-set questions have default methods that answer
+/// [`AuthorizerError::Unsupported`], so an authority that only checks stays a few lines; both
+/// built-in authorities answer them.
 pub trait Authorizer: Send + Sync + 'static {
     /// Answers one check.
     fn check<'a>(&'a self, request: &'a CheckRequest) -> CheckFuture<'a>;
+
+    /// Every resource of `request.resource_type` under `request.parent` (the organization
+    /// when `None`) on which the membership may use `request.permission`, inheritance
+    /// included, read to the end. More than `max_resources` items read is
+    /// [`AuthorizerError::ListTooLong`], never a shorter list. A membership or parent the
+    /// authority does not know is an empty list (the deny of a check), not an error.
+    fn accessible_resources<'a>(
+        &'a self,
+        request: &'a ListRequest,
+        max_resources: usize,
+    ) -> ListFuture<'a> {
+        let _ = (request, max_resources);
+        Box::pin(std::future::ready(Err(AuthorizerError::Unsupported(
+            "a list of accessible resources",
+        ))))
+    }
+
+    /// Every permission slug the membership holds on `request.resource`, from the sources a
+    /// check consults (roles on the resource, on its ancestors, organization-level roles), so
+    /// that a slug it omits is one a check would refuse. A membership or resource the
+    /// authority does not know is an empty set.
+    fn effective_permissions<'a>(
+        &'a self,
+        request: &'a PermissionsRequest,
+    ) -> PermissionsFuture<'a> {
+        let _ = request;
+        Box::pin(std::future::ready(Err(AuthorizerError::Unsupported(
+            "the effective permissions on a resource",
+        ))))
+    }
 
     /// Whether `resource` belongs to `organization_id`, when the authority knows without a
     /// remote call: `Some(true)` or `Some(false)` for the embedded engine, `None` (the

@@ -702,6 +702,8 @@ pub(crate) async fn list_resources_for_membership(
 ) -> ApiResult {
     let page = Page::from_params(&params)?;
     let permission = params.required("permission_slug")?;
+    // WorkOS requires the parent (the organization itself is type `organization` with the
+    // organization's id); the engine's own query also takes none.
     let parent = resource_ref(
         params.get("parent_resource_id"),
         params.get("parent_resource_external_id"),
@@ -711,11 +713,18 @@ pub(crate) async fn list_resources_for_membership(
             "parent_resource_external_id",
             "parent_resource_type_slug",
         ),
-    )?;
+    )?
+    .ok_or_else(|| {
+        ApiError::invalid(
+            "parent_resource_id",
+            "required",
+            "give parent_resource_id, or parent_resource_external_id and parent_resource_type_slug",
+        )
+    })?;
     let mut resources =
         emulator
             .engine
-            .resources_for_membership(&membership_id, permission, parent.as_ref())?;
+            .resources_for_membership(&membership_id, permission, Some(&parent))?;
     if let Some(resource_type) = params.get("resource_type_slug") {
         resources.retain(|r| r.resource_type_slug == resource_type);
     }

@@ -16,7 +16,7 @@ pub(super) fn enabled() -> bool {
 pub(super) fn outcome(decision: &Result<(), &AuthzRejection>) -> &'static str {
     match decision {
         Ok(()) => "allow",
-        Err(AuthzRejection::Forbidden { .. }) => "deny",
+        Err(AuthzRejection::Forbidden { .. } | AuthzRejection::NotFound) => "deny",
         Err(AuthzRejection::Unavailable(_)) => "unavailable",
         Err(_) => "error",
     }

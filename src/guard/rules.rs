@@ -134,6 +134,13 @@ impl RequirePermission {
         self.bound(ResourceBinding::Resolver(Arc::new(resolver)))
     }
 
+    /// The claims-only guard (the token must hold the permission) answering a deny with 404
+    /// instead of 403; see [`GuardLayer::not_found_on_deny`], which the resource-bound guards
+    /// take after `on_resource*`.
+    pub fn not_found_on_deny(self) -> GuardLayer {
+        claims(ClaimsRule::Permission(self.permission)).not_found_on_deny()
+    }
+
     fn bound(self, binding: ResourceBinding) -> GuardLayer {
         GuardLayer::new(Rule::Resource(Arc::new(ResourceRule {
             permission: self.permission,

@@ -21,13 +21,40 @@ use crate::session::Session;
 #[derive(Clone, Debug)]
 pub struct GuardLayer {
     rule: Arc<Rule>,
+    not_found_on_deny: bool,
 }
 
 impl GuardLayer {
     pub(super) fn new(rule: Rule) -> Self {
         GuardLayer {
             rule: Arc::new(rule),
+            not_found_on_deny: false,
         }
+    }
+
+    /// Answers a deny with 404 (problem+json, detail "no such resource", no challenge)
+    /// instead of 403, so that a member cannot tell a resource it may not see from one that
+    /// does not exist. Meant for resource guards (any binding: external id, resource id,
+    /// resolver), where a deny for a missing resource and for a hidden one are the same
+    /// answer; on a claims guard it hides the route the same way. Other refusals keep their
+    /// status: 401, 400, 500, 503 (a 503 says nothing about the resource).
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use workos_authz::require_permission;
+    ///
+    /// let app: Router = Router::new().route(
+    ///     "/projects/{project_id}",
+    ///     get(|| async { "project" }).route_layer(
+    ///         require_permission("projects:read")
+    ///             .on_resource("project", "project_id")
+    ///             .not_found_on_deny(),
+    ///     ),
+    /// );
+    /// ```
+    pub fn not_found_on_deny(mut self) -> Self {
+        self.not_found_on_deny = true;
+        self
     }
 }
 
@@ -35,7 +62,11 @@ impl<S> Layer<S> for GuardLayer {
     type Service = Guard<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Guard::new(inner, self.rule.clone())
+        Guard {
+            inner,
+            rule: self.rule.clone(),
+            not_found_on_deny: self.not_found_on_deny,
+        }
     }
 }
 
@@ -44,11 +75,25 @@ impl<S> Layer<S> for GuardLayer {
 pub struct Guard<S> {
     inner: S,
     rule: Arc<Rule>,
+    not_found_on_deny: bool,
 }
 
 impl<S> Guard<S> {
     pub(super) fn new(inner: S, rule: Arc<Rule>) -> Self {
-        Guard { inner, rule }
+        Guard {
+            inner,
+            rule,
+            not_found_on_deny: false,
+        }
+    }
+}
+
+/// The refusal a client sees: a deny as 404 when the guard hides what it denies. The audit
+/// event has already recorded the deny itself.
+fn shown(rejection: AuthzRejection, not_found_on_deny: bool) -> AuthzRejection {
+    match rejection {
+        AuthzRejection::Forbidden { .. } if not_found_on_deny => AuthzRejection::NotFound,
+        other => other,
     }
 }
 
@@ -89,6 +134,7 @@ where
             }
             Rule::Resource(rule) => {
                 let (authz, session, rule) = (authz.clone(), session.clone(), rule.clone());
+                let not_found_on_deny = self.not_found_on_deny;
                 // The ready service goes with the decision; a clone stays for the next call.
                 let ready = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, ready);
@@ -99,7 +145,7 @@ where
                             parts.extensions.insert(allowed);
                             Ok((Request::from_parts(parts, body), None))
                         }
-                        Err(rejection) => Err(authz.reject(&rejection)),
+                        Err(rejection) => Err(authz.reject(&shown(rejection, not_found_on_deny))),
                     }
                 });
                 return ResponseFuture::decide(decision, inner);
@@ -110,6 +156,7 @@ where
             Err(rejection) => {
                 let admitted = request.extensions().get::<Admitted>();
                 let admitted = admitted.expect("checked above");
+                let rejection = shown(rejection, self.not_found_on_deny);
                 ResponseFuture::reject(admitted.authz.reject(&rejection))
             }
         }

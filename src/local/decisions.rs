@@ -5,7 +5,10 @@ use super::LocalEngine;
 use super::error::EngineError;
 use super::model::{AssignmentKind, Membership, MembershipStatus, Permission, Resource};
 use super::state::{State, sorted_refs};
-use crate::check::{CheckRequest, Decision, ResourceRef};
+use crate::check::{
+    AccessibleResource, AuthorizerError, CheckRequest, Decision, ListRequest, PermissionsRequest,
+    ResourceRef,
+};
 
 impl State {
     // ----- decisions and queries ------------------------------------------------------------
@@ -151,6 +154,56 @@ impl State {
             .collect())
     }
 
+    /// The [`Authorizer`](crate::check::Authorizer) list: the resources of the request's type
+    /// under its parent (every one of the organization when `None`) on which the membership
+    /// may use the permission. A membership of another organization, or a parent not in the
+    /// organization, lists nothing: the same answer [`LocalEngine::decide`] gives a check.
+    pub(crate) fn accessible(&self, request: &ListRequest) -> Vec<&Resource> {
+        let organization_id = request.organization_id.as_str();
+        let Ok(membership) = self.membership(&request.organization_membership_id) else {
+            return Vec::new();
+        };
+        if membership.organization_id != organization_id {
+            return Vec::new();
+        }
+        let parent_id = match &request.parent {
+            None => None,
+            Some(parent) => match self.find_resource(organization_id, parent) {
+                Some(parent) => Some(parent.id.as_str()),
+                None => return Vec::new(),
+            },
+        };
+        let mut found: Vec<(u64, &Resource)> = self
+            .resources
+            .values()
+            .filter(|entry| {
+                let resource = &entry.item;
+                resource.organization_id == organization_id
+                    && resource.resource_type_slug == request.resource_type
+                    && parent_id.is_none_or(|parent| self.is_descendant(resource, parent))
+                    && self.is_authorized(membership, &request.permission, resource)
+            })
+            .map(|entry| (entry.seq, &entry.item))
+            .collect();
+        found.sort_unstable_by_key(|(seq, _)| *seq);
+        found.into_iter().map(|(_, resource)| resource).collect()
+    }
+
+    /// The [`Authorizer`](crate::check::Authorizer) permission set: what
+    /// [`State::effective_permissions`] answers, for a membership of the request's
+    /// organization and a resource inside it; anything else holds nothing.
+    pub(crate) fn permission_slugs(&self, request: &PermissionsRequest) -> Vec<String> {
+        let in_organization = self
+            .membership(&request.organization_membership_id)
+            .is_ok_and(|membership| membership.organization_id == request.organization_id);
+        if !in_organization {
+            return Vec::new();
+        }
+        self.effective_permissions(&request.organization_membership_id, &request.resource)
+            .map(|permissions| permissions.into_iter().map(|p| p.slug).collect())
+            .unwrap_or_default()
+    }
+
     /// The permissions of the membership's organization-level roles, sorted: what a session
     /// token's `permissions` claim carries.
     pub(crate) fn organization_permissions(
@@ -227,9 +280,38 @@ impl LocalEngine {
         self.read().organization_permissions(membership_id)
     }
 
-    /// The [`Authorizer`] answer, synchronously: the membership must belong to
-    /// `request.organization_id` and the resource is looked up there; anything missing is
-    /// [`Decision::Deny`].
+    /// The [`Authorizer`](crate::check::Authorizer) list, synchronously: the resources of
+    /// `request.resource_type` under `request.parent` (inheritance included) on which the
+    /// membership may use `request.permission`, in creation order; more than `max_resources`
+    /// is [`AuthorizerError::ListTooLong`].
+    pub(crate) fn list_accessible(
+        &self,
+        request: &ListRequest,
+        max_resources: usize,
+    ) -> Result<Vec<AccessibleResource>, AuthorizerError> {
+        let state = self.read();
+        let found = state.accessible(request);
+        if found.len() > max_resources {
+            return Err(AuthorizerError::ListTooLong {
+                limit: max_resources,
+            });
+        }
+        Ok(found
+            .into_iter()
+            .map(|r| AccessibleResource::new(&r.id, &r.external_id, &r.name))
+            .collect())
+    }
+
+    /// The [`Authorizer`](crate::check::Authorizer) permission set, synchronously: the slugs
+    /// the membership holds on the resource, sorted; nothing for a membership of another
+    /// organization or a resource outside it.
+    pub(crate) fn permission_slugs(&self, request: &PermissionsRequest) -> Vec<String> {
+        self.read().permission_slugs(request)
+    }
+
+    /// The [`Authorizer`](crate::check::Authorizer) answer, synchronously: the membership must
+    /// belong to `request.organization_id` and the resource is looked up there; anything
+    /// missing is [`Decision::Deny`].
     pub fn decide(&self, request: &CheckRequest) -> Decision {
         let state = self.read();
         let Ok(membership) = state.membership(&request.organization_membership_id) else {

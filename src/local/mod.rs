@@ -68,7 +68,8 @@ pub use policy::{
 };
 
 use crate::check::{
-    Authorizer, CheckFuture, CheckRequest, MembershipResolver, ResolveFuture, ResourceRef,
+    Authorizer, CheckFuture, CheckRequest, ListFuture, ListRequest, MembershipResolver,
+    PermissionsFuture, PermissionsRequest, ResolveFuture, ResourceRef,
 };
 use state::State;
 use store::Store;
@@ -275,6 +276,23 @@ impl Authorizer for LocalEngine {
     fn check<'a>(&'a self, request: &'a CheckRequest) -> CheckFuture<'a> {
         let decision = self.decide(request);
         Box::pin(std::future::ready(Ok(decision)))
+    }
+
+    fn accessible_resources<'a>(
+        &'a self,
+        request: &'a ListRequest,
+        max_resources: usize,
+    ) -> ListFuture<'a> {
+        Box::pin(std::future::ready(
+            self.list_accessible(request, max_resources),
+        ))
+    }
+
+    fn effective_permissions<'a>(
+        &'a self,
+        request: &'a PermissionsRequest,
+    ) -> PermissionsFuture<'a> {
+        Box::pin(std::future::ready(Ok(self.permission_slugs(request))))
     }
 
     fn resource_in_organization(

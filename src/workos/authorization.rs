@@ -1184,6 +1184,23 @@ impl WorkOsClient {
         self.send_json(pagination.apply(ApiRequest::get(path)))
             .await
     }
+
+    /// Every permission the membership holds on a resource, page after page (`limit=100`,
+    /// each page after the previous one's `list_metadata.after`).
+    pub fn stream_effective_permissions(
+        &self,
+        organization_membership_id: &str,
+        resource: &ResourceRef,
+        pagination: &Pagination,
+    ) -> PageStream<Permission> {
+        let pagination = pagination.clone();
+        let path = effective_permissions_path(organization_membership_id, resource);
+        PageStream::new(self, pagination.after.clone(), move |after| {
+            Ok(pagination
+                .for_stream(after)
+                .apply(ApiRequest::get(path.clone())))
+        })
+    }
 }
 
 #[cfg(test)]

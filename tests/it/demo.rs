@@ -7,7 +7,11 @@ mod demo_app;
 
 use std::collections::HashMap;
 
+use serde_json::json;
+use workos_authz::Authz;
+
 struct Demo {
+    authz: Authz,
     base: String,
     tokens: HashMap<&'static str, String>,
     cookies: HashMap<&'static str, String>,
@@ -46,6 +50,7 @@ async fn start() -> Demo {
     let app = demo_app::app(&authz);
     tokio::spawn(async move { axum::serve(listener, app).await });
     Demo {
+        authz,
         base,
         tokens,
         cookies,
@@ -69,6 +74,18 @@ impl Demo {
 
     async fn get(&self, path: &str, user: Option<&str>) -> u16 {
         self.status(reqwest::Method::GET, path, user).await
+    }
+
+    async fn json(&self, path: &str, user: &str) -> serde_json::Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.tokens[user])
+            .send()
+            .await
+            .expect("the demo answers");
+        assert_eq!(response.status(), 200, "GET {path} as {user}");
+        response.json().await.expect("a JSON body")
     }
 }
 
@@ -229,4 +246,77 @@ async fn projects_follow_roles_assignments_and_tenants() {
     }
     assert_eq!(demo.get("/projects/proj_apollo", None).await, 401);
     assert_eq!(demo.get("/projects/proj_unknown", Some("alice")).await, 403);
+}
+
+#[tokio::test]
+async fn the_project_list_shows_what_each_user_may_read() {
+    let demo = start().await;
+    let expected = [
+        (
+            "alice",
+            json!([{"id": "proj_apollo", "name": "Apollo"}, {"id": "proj_zeus", "name": "Zeus"}]),
+        ),
+        ("bob", json!([{"id": "proj_apollo", "name": "Apollo"}])),
+        ("carol", json!([{"id": "proj_hermes", "name": "Hermes"}])),
+    ];
+    for (user, projects) in expected {
+        assert_eq!(
+            demo.json("/projects", user).await,
+            json!({ "projects": projects }),
+            "{user}"
+        );
+    }
+    assert_eq!(demo.get("/projects", None).await, 401);
+    // Alice's and Carol's come from their tokens' organization-level role, with no call to
+    // the authority; Bob's from the authority's list.
+    for (user, all) in [("alice", true), ("bob", false), ("carol", true)] {
+        let session = demo
+            .authz
+            .verifier()
+            .verify(&demo.tokens[user])
+            .await
+            .expect("a valid token");
+        let readable = demo
+            .authz
+            .accessible_resources(&session, "projects:read", "project", None)
+            .await
+            .expect("an answer");
+        assert_eq!(readable.is_all(), all, "{user}");
+    }
+}
+
+#[tokio::test]
+async fn a_projects_permissions_show_what_the_user_may_do_and_hide_the_others() {
+    let demo = start().await;
+    let alice = demo
+        .json("/projects/proj_apollo/permissions", "alice")
+        .await;
+    let bob = demo.json("/projects/proj_apollo/permissions", "bob").await;
+    let has = |body: &serde_json::Value, slug: &str| {
+        body["permissions"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|p| p == slug)
+    };
+    assert!(
+        has(&alice, "projects:read") && has(&alice, "projects:delete"),
+        "{alice}"
+    );
+    assert!(
+        has(&bob, "projects:read") && !has(&bob, "projects:delete"),
+        "{bob}"
+    );
+    // A project the user may not read looks like one that does not exist.
+    for (user, path) in [
+        ("carol", "/projects/proj_apollo/permissions"),
+        ("bob", "/projects/proj_zeus/permissions"),
+        ("alice", "/projects/proj_nope/permissions"),
+    ] {
+        assert_eq!(
+            demo.get(path, Some(user)).await,
+            404,
+            "GET {path} as {user}"
+        );
+    }
 }

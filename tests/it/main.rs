@@ -17,6 +17,7 @@ mod guards;
 mod local_policy;
 mod local_reference_model;
 mod local_rules;
+mod pages;
 mod request_path;
 mod resource_cache;
 mod resource_guards;

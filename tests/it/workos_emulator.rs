@@ -972,3 +972,85 @@ async fn a_retried_create_does_not_act_twice() {
     assert_eq!(projects.data.len(), 1, "created once");
     assert_eq!(projects.data[0].id, created.id);
 }
+
+/// The two list endpoints of list and detail pages, as WorkOS pages them: 120 effective
+/// permissions are two pages of the client's stream (`limit=100`, then `after`); 250
+/// accessible resources are three; and the resources list refuses a request without a
+/// parent, which WorkOS requires.
+#[tokio::test]
+async fn page_lists_are_paged_to_the_end_and_the_parent_is_required() {
+    use workos_authz::local::{NewPermission, NewResource, NewRole};
+    let engine = LocalEngine::new();
+    let permissions: Vec<String> = (0..120).map(|i| format!("p:{i:03}")).collect();
+    for slug in &permissions {
+        engine
+            .create_permission(NewPermission::new(slug, slug))
+            .unwrap();
+    }
+    engine
+        .create_environment_role(
+            NewRole::new("wide", "Wide").permissions(permissions.iter().cloned()),
+        )
+        .unwrap();
+    engine.create_organization_with_id("org_1", "One").unwrap();
+    for i in 0..250 {
+        let id = format!("proj_{i:03}");
+        engine
+            .create_resource(NewResource::new("org_1", "project", &id, &id))
+            .unwrap();
+    }
+    let om = engine
+        .create_membership("user_wide", "org_1", &["wide"])
+        .unwrap()
+        .id;
+    let app = Emulator::new(engine).router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let workos = WorkOsClient::builder("sk_test_emulator")
+        .base_url(&base)
+        .max_retries(0)
+        .build()
+        .unwrap();
+
+    let mut stream = workos.stream_effective_permissions(
+        &om,
+        &ResourceRef::external("project", "proj_007"),
+        &Pagination::default(),
+    );
+    let mut seen = Vec::new();
+    while let Some(permission) = stream.next_item().await {
+        seen.push(permission.expect("a page").slug);
+    }
+    assert_eq!(stream.pages_fetched(), 2);
+    assert_eq!(slugs(seen.iter().map(String::as_str)), permissions);
+
+    let mut stream = workos.stream_resources_for_membership(
+        &om,
+        &ListResourcesForMembership {
+            permission_slug: "p:000".into(),
+            parent: ResourceRef::external("organization", "org_1"),
+            pagination: Pagination::default(),
+        },
+    );
+    let mut listed = HashSet::new();
+    while let Some(resource) = stream.next_item().await {
+        let resource = resource.expect("a page");
+        // The organization's own resource is not its own descendant.
+        assert_eq!(resource.resource_type_slug, "project");
+        listed.insert(resource.external_id);
+    }
+    assert_eq!((stream.pages_fetched(), listed.len()), (3, 250));
+
+    let no_parent = reqwest::Client::new()
+        .get(format!(
+            "{base}/authorization/organization_memberships/{om}/resources?permission_slug=p:000"
+        ))
+        .bearer_auth("sk_test_emulator")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_parent.status(), 422);
+    let body: serde_json::Value = no_parent.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "parent_resource_id", "{body}");
+}
