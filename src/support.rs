@@ -116,6 +116,15 @@ impl quick_cache::Equivalent<SecretKey> for SecretRef<'_> {
     }
 }
 
+/// The SHA-256 of `bytes`: how secrets (refresh tokens, sign-in codes) are remembered as keys
+/// without being kept.
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
 /// A uniformly random number in `[0, 1)`.
 pub(crate) fn random_fraction() -> f64 {
     let mut bytes = [0u8; 8];

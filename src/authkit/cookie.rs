@@ -406,10 +406,25 @@ impl CookieConfig {
     }
 
     fn render(&self, value: &str, max_age: u64) -> HeaderValue {
+        self.render_named(&self.name, value, max_age)
+    }
+
+    /// A `Set-Cookie` value for another cookie of this application (the sign-in state's),
+    /// with this cookie's attributes but `SameSite=Lax` at least (the sign-in redirect comes
+    /// back from WorkOS's site, a top-level navigation that Lax lets through and Strict would
+    /// not). `name` must be a token and `value` visible ASCII without `;`.
+    pub(crate) fn render_named(&self, name: &str, value: &str, max_age: u64) -> HeaderValue {
+        let same_site = if name == self.name {
+            self.same_site
+        } else {
+            match self.same_site {
+                SameSite::Strict => SameSite::Lax,
+                other => other,
+            }
+        };
         let mut text = format!(
-            "{}={value}; Path=/; HttpOnly; SameSite={}; Max-Age={max_age}",
-            self.name,
-            self.same_site.as_str()
+            "{name}={value}; Path=/; HttpOnly; SameSite={}; Max-Age={max_age}",
+            same_site.as_str()
         );
         if let Some(domain) = &self.domain {
             text.push_str("; Domain=");
@@ -431,42 +446,50 @@ impl CookieConfig {
     /// SDKs read an empty cookie: no session), an error when it appears more than once or does
     /// not decode to UTF-8. Other cookies are not looked at beyond their names.
     pub fn read(&self, headers: &HeaderMap) -> Result<Option<String>, CookieReadError> {
-        let mut found: Option<&[u8]> = None;
-        let mut count = 0;
-        for header in headers.get_all(COOKIE) {
-            for pair in header.as_bytes().split(|byte| *byte == b';') {
-                let Some(equals) = pair.iter().position(|byte| *byte == b'=') else {
-                    continue;
-                };
-                if trim(&pair[..equals]) != self.name.as_bytes() {
-                    continue;
-                }
-                count += 1;
-                found = Some(trim(&pair[equals + 1..]));
-            }
-        }
-        if count > 1 {
-            return Err(CookieReadError::Duplicate {
-                name: self.name.clone(),
-                count,
-            });
-        }
-        let Some(mut value) = found else {
-            return Ok(None);
-        };
-        if let [b'"', inner @ .., b'"'] = value {
-            value = inner;
-        }
-        if value.is_empty() {
-            return Ok(None);
-        }
-        percent_decode(value)
-            .decode_utf8()
-            .map(|decoded| Some(decoded.into_owned()))
-            .map_err(|_| CookieReadError::NotUtf8 {
-                name: self.name.clone(),
-            })
+        read_cookie(headers, &self.name)
     }
+}
+
+/// The value of the cookie `name` in `headers`, as [`CookieConfig::read`] reads it.
+pub(crate) fn read_cookie(
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<Option<String>, CookieReadError> {
+    let mut found: Option<&[u8]> = None;
+    let mut count = 0;
+    for header in headers.get_all(COOKIE) {
+        for pair in header.as_bytes().split(|byte| *byte == b';') {
+            let Some(equals) = pair.iter().position(|byte| *byte == b'=') else {
+                continue;
+            };
+            if trim(&pair[..equals]) != name.as_bytes() {
+                continue;
+            }
+            count += 1;
+            found = Some(trim(&pair[equals + 1..]));
+        }
+    }
+    if count > 1 {
+        return Err(CookieReadError::Duplicate {
+            name: name.to_owned(),
+            count,
+        });
+    }
+    let Some(mut value) = found else {
+        return Ok(None);
+    };
+    if let [b'"', inner @ .., b'"'] = value {
+        value = inner;
+    }
+    if value.is_empty() {
+        return Ok(None);
+    }
+    percent_decode(value)
+        .decode_utf8()
+        .map(|decoded| Some(decoded.into_owned()))
+        .map_err(|_| CookieReadError::NotUtf8 {
+            name: name.to_owned(),
+        })
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {

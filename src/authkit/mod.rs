@@ -50,6 +50,7 @@ mod cookie;
 mod iron;
 mod payload;
 mod refresh;
+mod sign_in;
 mod source;
 
 pub use cookie::{
@@ -62,5 +63,7 @@ pub use iron::{
 };
 pub use payload::{Impersonator, SessionPayload, SessionUser};
 pub use refresh::{DEFAULT_REPLAY_WINDOW, RefreshError};
+pub(crate) use sign_in::session_id_of;
+pub use sign_in::{SIGN_IN_COOKIE, SignInError, safe_return_path};
 pub use source::AuthKitCookie;
 pub(crate) use source::{FoundCookie, RefreshDue};

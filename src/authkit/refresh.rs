@@ -11,6 +11,7 @@ use moka::sync::Cache;
 
 use super::cookie::{CookieConfig, SealedSession};
 use super::payload::{Impersonator, SessionPayload, SessionUser};
+use super::sign_in::SignInError;
 use crate::single_flight::{DEFAULT_UPSTREAM_TIMEOUT, FlightError, SingleFlight};
 use crate::workos::{Authentication, ErrorKind, User, WorkOsClient, WorkOsError};
 
@@ -46,10 +47,20 @@ pub enum RefreshError {
     /// still be good, so the cookie is kept and the request is a 503.
     #[error("the session could not be refreshed now: {0}")]
     Unavailable(String),
-    /// WorkOS refused the refresh for good (`invalid_grant`: spent, revoked or expired; a 403
-    /// such as `mfa_enrollment` or `sso_required`): the session is over, the cookie is cleared.
+    /// WorkOS refused the refresh token for good (`invalid_grant`: spent, revoked or expired):
+    /// the session is over, the cookie is cleared.
     #[error("the session cannot be refreshed: {0}")]
     Refused(String),
+    /// WorkOS refused this refresh with a 403 (`mfa_enrollment`, `sso_required`,
+    /// `organization_membership_not_found`, ...): terminal for a plain refresh, which clears
+    /// the cookie; shown to the user when switching organization, which keeps the session.
+    #[error("WorkOS refused: {message} ({code})")]
+    Denied {
+        /// WorkOS's code.
+        code: String,
+        /// WorkOS's message.
+        message: String,
+    },
 }
 
 /// Refreshes sessions through WorkOS.
@@ -59,6 +70,8 @@ pub(crate) struct Refresher {
     client_id: String,
     flights: SingleFlight<RefreshKey, Refreshed, RefreshError>,
     recent: Cache<RefreshKey, Refreshed>,
+    /// Sign-in code exchanges, by the code's SHA-256: a callback sent twice makes one exchange.
+    exchanges: SingleFlight<[u8; 32], (Arc<SessionPayload>, SealedSession), SignInError>,
 }
 
 impl fmt::Debug for Refresher {
@@ -77,6 +90,7 @@ impl Refresher {
             client,
             client_id,
             flights: SingleFlight::new("session refresh", DEFAULT_UPSTREAM_TIMEOUT),
+            exchanges: SingleFlight::new("sign-in code exchange", DEFAULT_UPSTREAM_TIMEOUT),
             recent: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(replay_window.max(Duration::from_millis(1)))
@@ -86,6 +100,21 @@ impl Refresher {
 
     pub(crate) fn set_timeout(&self, timeout: Duration) {
         self.flights.set_timeout(timeout);
+        self.exchanges.set_timeout(timeout);
+    }
+
+    pub(crate) fn client(&self) -> &WorkOsClient {
+        &self.client
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub(crate) fn exchanges(
+        &self,
+    ) -> &SingleFlight<[u8; 32], (Arc<SessionPayload>, SealedSession), SignInError> {
+        &self.exchanges
     }
 
     /// A new session for `current`, in `organization_id`: one call per (refresh token,
@@ -99,7 +128,7 @@ impl Refresher {
         organization_id: Option<&str>,
     ) -> Result<Refreshed, RefreshError> {
         let key: RefreshKey = (
-            token_digest(&current.refresh_token),
+            crate::support::sha256(current.refresh_token.as_bytes()),
             organization_id.map(str::to_owned),
         );
         if let Some(refreshed) = self.recent.get(&key) {
@@ -195,11 +224,18 @@ pub(crate) fn session_user(user: User) -> SessionUser {
 /// code, ends the session; anything else (408, 429, 5xx, the network, and statuses that say
 /// more about this application than about the session, such as a 401 for a bad API key) keeps
 /// it, so that a misconfiguration or an outage never signs every user out.
-fn classify(error: &WorkOsError) -> RefreshError {
+pub(crate) fn classify(error: &WorkOsError) -> RefreshError {
     let status = error.status().map(|status| status.as_u16());
+    if let (Some(403), Some(code)) = (status, error.code()) {
+        tracing::info!(%error, "session refresh denied");
+        return RefreshError::Denied {
+            code: code.to_owned(),
+            message: error.message().to_owned(),
+        };
+    }
     let terminal = matches!(
         (status, error.code()),
-        (Some(400..=499), Some("invalid_grant")) | (Some(403), Some(_))
+        (Some(400..=499), Some("invalid_grant"))
     );
     let reason = match (status, error.code()) {
         (Some(status), Some(code)) => format!("WorkOS answered {status} {code}"),
@@ -214,11 +250,4 @@ fn classify(error: &WorkOsError) -> RefreshError {
         tracing::warn!(%error, "session refresh failed");
         RefreshError::Unavailable(reason)
     }
-}
-
-fn token_digest(token: &str) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut bytes = [0u8; 32];
-    bytes.copy_from_slice(digest.as_ref());
-    bytes
 }

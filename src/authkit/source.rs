@@ -57,7 +57,8 @@ const UNSEALED_CAPACITY: usize = 10_000;
 #[derive(Clone)]
 pub struct AuthKitCookie {
     config: CookieConfig,
-    refresher: Option<Refresher>,
+    pub(super) refresher: Option<Refresher>,
+    pub(super) redirect_uri: Option<String>,
     origins: Vec<String>,
     replay_window: Duration,
     unsealed: Arc<quick_cache::sync::Cache<SecretKey, Arc<SessionPayload>>>,
@@ -103,6 +104,7 @@ impl AuthKitCookie {
         AuthKitCookie {
             config,
             refresher: None,
+            redirect_uri: None,
             origins: Vec::new(),
             replay_window: DEFAULT_REPLAY_WINDOW,
             unsealed: Arc::new(quick_cache::sync::Cache::new(UNSEALED_CAPACITY)),
@@ -118,10 +120,9 @@ impl AuthKitCookie {
         if lookup(vars::PASSWORD).is_none() {
             return Ok(None);
         }
-        let redirect_origin = lookup(vars::REDIRECT_URI).and_then(|uri| origin_of(&uri));
         let cookie = AuthKitCookie::new(CookieConfig::from_lookup(&lookup)?);
-        Ok(Some(match redirect_origin {
-            Some(origin) => cookie.allowed_origins([origin]),
+        Ok(Some(match lookup(vars::REDIRECT_URI) {
+            Some(uri) => cookie.sign_in_at(uri),
             None => cookie,
         }))
     }
@@ -130,6 +131,22 @@ impl AuthKitCookie {
     /// `client` (its API key is the `client_secret`), for the AuthKit application `client_id`.
     pub fn refresh_through(mut self, client: WorkOsClient, client_id: impl Into<String>) -> Self {
         self.refresher = Some(Refresher::new(client, client_id.into(), self.replay_window));
+        self
+    }
+
+    /// Signs users in with AuthKit, WorkOS sending them back to `redirect_uri` (the app's
+    /// `/callback`, as registered in the WorkOS dashboard): enables
+    /// [`Authz::authkit_routes`](crate::Authz::authkit_routes) (with
+    /// [`AuthKitCookie::refresh_through`] for the code exchange). Its origin becomes the
+    /// allowed origin unless [`AuthKitCookie::allowed_origins`] says otherwise.
+    pub fn sign_in_at(mut self, redirect_uri: impl Into<String>) -> Self {
+        let redirect_uri = redirect_uri.into();
+        if self.origins.is_empty()
+            && let Some(origin) = origin_of(&redirect_uri)
+        {
+            self.origins = vec![origin];
+        }
+        self.redirect_uri = Some(redirect_uri);
         self
     }
 
@@ -158,6 +175,11 @@ impl AuthKitCookie {
     /// The cookie's name, passwords and attributes.
     pub fn config(&self) -> &CookieConfig {
         &self.config
+    }
+
+    /// Where WorkOS sends users back after signing in ([`AuthKitCookie::sign_in_at`]).
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.as_deref()
     }
 
     /// Whether expiring sessions are refreshed.
@@ -283,7 +305,7 @@ impl AuthKitCookie {
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL.
-fn origin_of(uri: &str) -> Option<String> {
+pub(super) fn origin_of(uri: &str) -> Option<String> {
     let (scheme, rest) = uri.split_once("://")?;
     if !matches!(scheme, "http" | "https") {
         return None;

@@ -8,11 +8,11 @@
 use std::sync::Arc;
 
 use axum::response::Response;
-use http::Request;
+use http::{Request, Uri};
 use tower::Service;
 
 use super::handle::{Authz, forbidden};
-use super::layer::{AuthzService, admit, refusal};
+use super::layer::{AuthzService, admit, navigation, refusal};
 use crate::authkit::{AuthKitCookie, RefreshDue, RefreshError, SessionPayload};
 use crate::rejection::AuthzRejection;
 use crate::response_future::{ResponseFuture, ResponsePatch};
@@ -32,6 +32,7 @@ impl<S> AuthzService<S> {
         B: Send + 'static,
     {
         let authz = &self.authz;
+        let page = navigation(&request);
         // A browser sends the cookie with a cross-site form post too: the cookie may change
         // state only for the site that set it.
         if !cookie.allows(request.method(), request.headers()) {
@@ -39,9 +40,11 @@ impl<S> AuthzService<S> {
                 "a request that changes state with the session cookie must come from the same origin",
                 None,
             );
-            return ResponseFuture::reject(
-                ResponsePatch::default().applied(refusal(authz, rejection)),
-            );
+            return ResponseFuture::reject(ResponsePatch::default().applied(refusal(
+                authz,
+                page.as_ref(),
+                rejection,
+            )));
         }
         let payload = match cookie.open(&seal) {
             Ok(payload) => payload,
@@ -49,9 +52,11 @@ impl<S> AuthzService<S> {
                 tracing::info!(%error, "session cookie refused");
                 let rejection =
                     AuthzRejection::InvalidSession("the session cookie cannot be read".into());
-                return ResponseFuture::reject(
-                    ResponsePatch::default().applied(refusal(authz, rejection)),
-                );
+                return ResponseFuture::reject(ResponsePatch::default().applied(refusal(
+                    authz,
+                    page.as_ref(),
+                    rejection,
+                )));
             }
         };
         // The common case decides without waiting: a valid token of the sealed user, not due.
@@ -61,7 +66,7 @@ impl<S> AuthzService<S> {
             && refresh_due(&cookie, &session) == RefreshDue::No
         {
             if session.user_id() != payload.user.id {
-                return ResponseFuture::reject(user_mismatch(authz, &cookie));
+                return ResponseFuture::reject(user_mismatch(authz, page.as_ref(), &cookie));
             }
             admit(&mut request, authz, Some(session.with_cookie(payload)));
             return ResponseFuture::forward_patched(
@@ -74,7 +79,7 @@ impl<S> AuthzService<S> {
         let ready = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, ready);
         let decision = Box::pin(async move {
-            let patch = decide(&authz, &cookie, payload, &mut request).await?;
+            let patch = decide(&authz, &cookie, payload, &mut request, page.as_ref()).await?;
             Ok((request, Some(patch)))
         });
         ResponseFuture::decide(decision, inner)
@@ -93,12 +98,14 @@ async fn decide<B>(
     cookie: &AuthKitCookie,
     payload: Arc<SessionPayload>,
     request: &mut Request<B>,
+    page: Option<&Uri>,
 ) -> Result<ResponsePatch, Response> {
-    let refuse =
-        |rejection: AuthzRejection, patch: ResponsePatch| patch.applied(refusal(authz, rejection));
+    let refuse = |rejection: AuthzRejection, patch: ResponsePatch| {
+        patch.applied(refusal(authz, page, rejection))
+    };
     let current = match authz.verifier().verify(&payload.access_token).await {
         Ok(session) if session.user_id() != payload.user.id => {
-            return Err(user_mismatch(authz, cookie));
+            return Err(user_mismatch(authz, page, cookie));
         }
         Ok(session) if refresh_due(cookie, &session) == RefreshDue::No => {
             admit(request, authz, Some(session.with_cookie(payload)));
@@ -129,6 +136,14 @@ async fn decide<B>(
                 ResponsePatch::setting(cookie.clear_cookie()),
             ));
         }
+        Err(RefreshError::Denied { code, .. }) => {
+            return Err(refuse(
+                AuthzRejection::InvalidSession(format!(
+                    "the session cannot continue: WorkOS requires {code}"
+                )),
+                ResponsePatch::setting(cookie.clear_cookie()),
+            ));
+        }
         // Never a sign-out on a failure that may pass: the cookie stays as it is.
         Err(error) => {
             tracing::warn!(%error, "session refresh unavailable");
@@ -147,7 +162,7 @@ async fn decide<B>(
             admit(request, authz, Some(session.with_cookie(refreshed.payload)));
             Ok(ResponsePatch::setting(cookie.set_cookie(&refreshed.sealed)))
         }
-        Ok(_) => Err(user_mismatch(authz, cookie)),
+        Ok(_) => Err(user_mismatch(authz, page, cookie)),
         Err(TokenError::KeysUnavailable) => Err(refuse(
             TokenError::KeysUnavailable.into(),
             ResponsePatch::default(),
@@ -164,9 +179,9 @@ async fn decide<B>(
 
 /// A cookie whose sealed user is not its token's subject was not sealed by a session of that
 /// user: refused, and cleared.
-fn user_mismatch(authz: &Authz, cookie: &AuthKitCookie) -> Response {
+fn user_mismatch(authz: &Authz, page: Option<&Uri>, cookie: &AuthKitCookie) -> Response {
     let rejection = AuthzRejection::InvalidSession(
         "the session cookie's user is not its token's subject".into(),
     );
-    ResponsePatch::setting(cookie.clear_cookie()).applied(refusal(authz, rejection))
+    ResponsePatch::setting(cookie.clear_cookie()).applied(refusal(authz, page, rejection))
 }

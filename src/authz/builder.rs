@@ -55,6 +55,7 @@ pub struct AuthzBuilder {
     claims_shortcut: bool,
     upstream_timeout: Option<Duration>,
     check_many_concurrency: usize,
+    sign_in_page: Option<String>,
 }
 
 impl fmt::Debug for AuthzBuilder {
@@ -84,6 +85,7 @@ impl Default for AuthzBuilder {
             claims_shortcut: true,
             upstream_timeout: None,
             check_many_concurrency: DEFAULT_CHECK_MANY_CONCURRENCY,
+            sign_in_page: None,
         }
     }
 }
@@ -166,6 +168,15 @@ impl AuthzBuilder {
         self
     }
 
+    /// Sends page navigations (a browser's `GET` with `Sec-Fetch-Mode: navigate`, or an
+    /// `Accept` naming `text/html`) that have no usable session to `path` (for example
+    /// `/login`, see [`Authz::authkit_routes`]) with `?return_to=` the page they asked for,
+    /// instead of answering 401. API requests still get 401 problem+json.
+    pub fn sign_in_page(mut self, path: impl Into<String>) -> Self {
+        self.sign_in_page = Some(path.into());
+        self
+    }
+
     /// Builds the [`Authz`].
     pub fn build(self) -> Result<Authz, ConfigError> {
         self.build_with_mode(Mode::Custom)
@@ -207,6 +218,7 @@ impl AuthzBuilder {
                 .unwrap_or_else(|| Arc::new(ProblemJson::default())),
             mode,
             authority,
+            sign_in_page: self.sign_in_page,
         }))
     }
 }

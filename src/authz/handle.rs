@@ -44,9 +44,12 @@ pub(super) struct AuthzInner {
     pub(super) responder: Arc<dyn Responder>,
     pub(super) mode: Mode,
     pub(super) authority: Option<Authority>,
+    /// Where page navigations without a session are sent, when the app opted in.
+    pub(super) sign_in_page: Option<String>,
 }
 
 /// What resource-scoped guards ask, and how.
+#[derive(Clone)]
 pub(super) struct Authority {
     pub(super) decisions: CachedAuthorizer,
     pub(super) memberships: Option<MembershipCache>,
@@ -132,6 +135,25 @@ impl Authz {
             .authority
             .as_ref()
             .and_then(|authority| authority.memberships.as_ref())
+    }
+
+    /// This setup, sending page navigations that have no usable session to `path` to sign in
+    /// (see [`AuthzBuilder::sign_in_page`](super::AuthzBuilder::sign_in_page)); the caches,
+    /// keys and sources are shared with `self`.
+    pub fn with_sign_in_page(&self, path: impl Into<String>) -> Authz {
+        let inner = &self.inner;
+        Authz::from_inner(AuthzInner {
+            verifier: inner.verifier.clone(),
+            sources: inner.sources.clone(),
+            responder: inner.responder.clone(),
+            mode: inner.mode.clone(),
+            authority: inner.authority.clone(),
+            sign_in_page: Some(path.into()),
+        })
+    }
+
+    pub(crate) fn sign_in_page(&self) -> Option<&str> {
+        self.inner.sign_in_page.as_deref()
     }
 
     pub(crate) fn sources(&self) -> &TokenSources {

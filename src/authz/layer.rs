@@ -3,10 +3,11 @@
 use std::task::{Context, Poll};
 
 use axum::response::Response;
-use http::Request;
+use http::{Request, StatusCode, Uri};
 use tower::{Layer, Service};
 
 use super::handle::Authz;
+use super::sign_in::{is_page_navigation, sign_in_redirect};
 use crate::rejection::AuthzRejection;
 use crate::response_future::ResponseFuture;
 use crate::session::source::Found;
@@ -64,10 +65,12 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let authz = &self.authz;
         let attempt = match authz.sources().find(request.headers()) {
-            Found::Nothing if self.required => return self.refuse(AuthzRejection::MissingToken),
+            Found::Nothing if self.required => {
+                return self.refuse(&request, AuthzRejection::MissingToken);
+            }
             Found::Nothing => None,
             Found::Ambiguous(reason) => {
-                return self.refuse(AuthzRejection::UnreadableToken(reason));
+                return self.refuse(&request, AuthzRejection::UnreadableToken(reason));
             }
             Found::Sealed { cookie, seal } => {
                 let cookie = cookie.clone();
@@ -89,7 +92,9 @@ where
                                 admit(&mut request, &authz, Some(session));
                                 Ok((request, None))
                             }
-                            Err(error) => Err(refusal(&authz, error.into())),
+                            Err(error) => {
+                                Err(refusal(&authz, navigation(&request).as_ref(), error.into()))
+                            }
                         }
                     });
                     return ResponseFuture::decide(decision, inner);
@@ -99,7 +104,7 @@ where
         let session = match attempt {
             None => None,
             Some(Ok(session)) => Some(session),
-            Some(Err(error)) => return self.refuse(error.into()),
+            Some(Err(error)) => return self.refuse(&request, error.into()),
         };
         admit(&mut request, authz, session);
         ResponseFuture::forward(self.inner.call(request))
@@ -107,12 +112,31 @@ where
 }
 
 impl<S> AuthzService<S> {
-    fn refuse<B>(&self, rejection: AuthzRejection) -> ResponseFuture<S, B>
+    fn refuse<B>(&self, request: &Request<B>, rejection: AuthzRejection) -> ResponseFuture<S, B>
     where
         S: Service<Request<B>>,
     {
-        ResponseFuture::reject(refusal(&self.authz, rejection))
+        ResponseFuture::reject(refusal(
+            &self.authz,
+            navigation(request).as_ref(),
+            rejection,
+        ))
     }
+}
+
+/// [`refusal`] for `request`.
+pub(crate) fn refusal_for<B>(
+    authz: &Authz,
+    request: &Request<B>,
+    rejection: AuthzRejection,
+) -> Response {
+    refusal(authz, navigation(request).as_ref(), rejection)
+}
+
+/// The request's URI when it is a browser's page navigation (where the sign-in redirect
+/// returns to), `None` for an API call.
+pub(super) fn navigation<B>(request: &Request<B>) -> Option<Uri> {
+    is_page_navigation(request.method(), request.headers()).then(|| request.uri().clone())
 }
 
 /// What the layer leaves in a request's extensions for the guards and the extractors: the
@@ -131,7 +155,19 @@ pub(super) fn admit<B>(request: &mut Request<B>, authz: &Authz, session: Option<
     });
 }
 
-pub(super) fn refusal(authz: &Authz, rejection: AuthzRejection) -> Response {
+/// The response refusing a request: the configured [`Responder`](crate::rejection::Responder)'s,
+/// or, for a page navigation without a usable session when the app opted in
+/// ([`AuthzBuilder::sign_in_page`](super::AuthzBuilder::sign_in_page)), a redirect to sign in.
+pub(super) fn refusal(
+    authz: &Authz,
+    navigation: Option<&Uri>,
+    rejection: AuthzRejection,
+) -> Response {
     tracing::info!(status = rejection.status().as_u16(), reason = %rejection, "request refused");
+    if rejection.status() == StatusCode::UNAUTHORIZED
+        && let (Some(uri), Some(login)) = (navigation, authz.sign_in_page())
+    {
+        return sign_in_redirect(login, uri);
+    }
     authz.reject(&rejection)
 }

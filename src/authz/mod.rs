@@ -19,6 +19,7 @@ mod handle;
 mod layer;
 mod pages;
 mod setup;
+mod sign_in;
 
 pub use builder::{AuthzBuilder, ConfigError};
 pub use extract::SessionRejection;
@@ -26,6 +27,6 @@ pub(crate) use extract::missing_layer;
 pub use freshness::{CACHE_EVENTS, EventsPoller, Invalidation};
 pub use handle::Authz;
 pub(crate) use handle::{DecisionOrigin, forbidden};
-pub(crate) use layer::Admitted;
+pub(crate) use layer::{Admitted, refusal_for};
 pub use layer::{AuthzLayer, AuthzService};
 pub use setup::Mode;

@@ -12,7 +12,7 @@ use super::audit;
 use super::params::required_param;
 use super::resource;
 use super::rules::Rule;
-use crate::authz::{Admitted, DecisionOrigin, forbidden, missing_layer};
+use crate::authz::{Admitted, DecisionOrigin, forbidden, missing_layer, refusal_for};
 use crate::rejection::AuthzRejection;
 use crate::response_future::ResponseFuture;
 use crate::session::Session;
@@ -117,7 +117,11 @@ where
         };
         let authz = &admitted.authz;
         let Some(session) = &admitted.session else {
-            return ResponseFuture::reject(authz.reject(&AuthzRejection::MissingToken));
+            return ResponseFuture::reject(refusal_for(
+                authz,
+                &request,
+                AuthzRejection::MissingToken,
+            ));
         };
         let (request, decision) = match &*self.rule {
             Rule::Claims(rule) => {

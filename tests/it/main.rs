@@ -6,6 +6,7 @@ mod common;
 
 mod authkit_seal;
 mod authkit_session;
+mod authkit_sign_in;
 mod demo;
 mod emulator_api;
 mod emulator_binary;
