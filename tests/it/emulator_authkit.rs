@@ -1293,3 +1293,33 @@ async fn a_configured_api_key_is_the_only_key_the_api_takes() {
     .await;
     assert_eq!(reply.status, 200, "without a configured key, any sk_ key");
 }
+
+/// Twenty requests refreshing one token at once (tabs of one browser): one rotation, and every
+/// one of them gets the same new pair.
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_get_one_rotation_and_the_same_pair() {
+    let model = model();
+    let base = serve_emulator(emulator(&model.engine)).await;
+    let session = session_for(&base, "user_alice", Some("org_acme")).await;
+    let token = session["refresh_token"].as_str().unwrap().to_owned();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (base, token) = (base.clone(), token.clone());
+        requests.spawn(async move { refresh(&base, &token, Some("org_acme")).await });
+    }
+    let mut answers = std::collections::HashSet::new();
+    while let Some(reply) = requests.join_next().await {
+        let reply = reply.unwrap();
+        assert_eq!(reply.status, 200, "{reply:?}");
+        answers.insert(reply.body);
+    }
+    assert_eq!(answers.len(), 1, "one pair for all: {answers:?}");
+    let pair: Value = serde_json::from_str(answers.iter().next().unwrap()).unwrap();
+    assert_eq!(
+        refresh(&base, pair["refresh_token"].as_str().unwrap(), None)
+            .await
+            .status,
+        200,
+        "the one new token is the session's"
+    );
+}
