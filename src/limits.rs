@@ -22,6 +22,11 @@ pub(crate) const ORGANIZATION_NAME_MAX: usize = 255;
 /// A membership's user id (the crate's bound; WorkOS's ids are 31 characters).
 pub(crate) const USER_ID_MAX: usize = 128;
 
+/// A user's email address (the crate's bound: 64 for the local part, `@`, 255 for the domain).
+pub(crate) const EMAIL_MAX: usize = 320;
+/// A user's first or last name (the crate's bound; WorkOS states none).
+pub(crate) const PERSON_NAME_MAX: usize = 255;
+
 /// How many characters of a refused value an error message quotes.
 const QUOTED_PREFIX: usize = 24;
 

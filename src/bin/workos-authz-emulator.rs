@@ -1,20 +1,22 @@
 //! The WorkOS API emulator: `workos-authz-emulator --addr 127.0.0.1:8787 --policy FILE
-//! --state FILE`, and `workos-authz-emulator export --state FILE [--output FILE]`. See
-//! `docs/local-engine.md`.
+//! --state FILE [--api-key KEY] [--access-token-lifetime SECONDS] [--base-url URL]`, and
+//! `workos-authz-emulator export --state FILE [--output FILE]`. See `docs/local-engine.md`.
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use workos_authz::emulator::Emulator;
 use workos_authz::local::{LocalEngine, Policy};
 
 const USAGE: &str = "\
-workos-authz-emulator: the WorkOS authorization API over an embedded engine
+workos-authz-emulator: the WorkOS authorization API and AuthKit over an embedded engine
 
 USAGE:
-    workos-authz-emulator [--addr HOST:PORT] [--policy FILE] [--state FILE]
+    workos-authz-emulator [--addr HOST:PORT] [--policy FILE] [--state FILE] [--api-key KEY]
+                          [--access-token-lifetime SECONDS] [--base-url URL]
     workos-authz-emulator export --state FILE [--output FILE]
 
 OPTIONS:
@@ -22,7 +24,14 @@ OPTIONS:
     --policy FILE      start from this policy file (.toml or .json); with --state, it seeds
                        a new state database and is ignored once the database exists
     --state FILE       keep the state in this SQLite database (created when missing): every
-                       change is committed (and synced to disk) before it is answered
+                       change, AuthKit's users and sessions included, is committed (and
+                       synced to disk) before it is answered
+    --api-key KEY      accept only this API key (as Bearer, and as the client_secret of
+                       POST /user_management/authenticate); without it, any sk_ key
+    --access-token-lifetime SECONDS
+                       how long AuthKit's access tokens live (default 300)
+    --base-url URL     the URL clients reach the emulator at (the tokens' iss and the
+                       sign-in page's form); default http://{Host header}
     -h, --help         print this help
 
 EXPORT:
@@ -30,9 +39,29 @@ EXPORT:
                        write the state database as a policy file (.toml or .json, by the
                        name), or as JSON to standard output; the database is only read
 
-Every route except GET /sso/jwks/{client_id} needs 'Authorization: Bearer sk_<anything>'.
+Every route except GET /sso/jwks/{client_id} and AuthKit's (GET /user_management/authorize,
+POST /user_management/authenticate, GET /user_management/sessions/logout) needs
+'Authorization: Bearer sk_<anything>' (or the --api-key).
 POST /_emulator/sessions {\"organization_membership_id\": \"om_...\"} mints a session token.
 Logs go to standard error; RUST_LOG sets the level (default info: a line per request).";
+
+/// The AuthKit settings of the command line.
+#[derive(Default)]
+struct Settings {
+    api_key: Option<String>,
+    access_token_lifetime: Option<Duration>,
+    base_url: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("api_key", &self.api_key.as_ref().map(|_| "(set)"))
+            .field("access_token_lifetime", &self.access_token_lifetime)
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
 
 #[derive(Debug)]
 enum Command {
@@ -40,6 +69,7 @@ enum Command {
         addr: SocketAddr,
         policy: Option<PathBuf>,
         state: Option<PathBuf>,
+        settings: Settings,
     },
     Export {
         state: PathBuf,
@@ -56,6 +86,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Command, String> {
     }
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 8787));
     let (mut policy, mut state, mut output) = (None, None, None);
+    let mut settings = Settings::default();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
             Some((name, value)) if name.starts_with("--") => {
@@ -80,6 +111,21 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Command, String> {
                     .map_err(|e| format!("--addr {text:?} is not HOST:PORT: {e}"))?;
             }
             (false, "--policy") => policy = Some(PathBuf::from(value()?)),
+            (false, "--api-key") => settings.api_key = Some(value()?),
+            (false, "--base-url") => settings.base_url = Some(value()?),
+            (false, "--access-token-lifetime") => {
+                let text = value()?;
+                let seconds: u64 = text
+                    .parse()
+                    .ok()
+                    .filter(|seconds| *seconds > 0)
+                    .ok_or_else(|| {
+                        format!(
+                            "--access-token-lifetime {text:?} is not a number of seconds above 0"
+                        )
+                    })?;
+                settings.access_token_lifetime = Some(Duration::from_secs(seconds));
+            }
             (_, "--state") => state = Some(PathBuf::from(value()?)),
             (true, "--output") => output = Some(PathBuf::from(value()?)),
             (_, other) => return Err(format!("unknown argument {other:?}")),
@@ -93,7 +139,28 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Command, String> {
         addr,
         policy,
         state,
+        settings,
     })
+}
+
+fn emulator(engine: LocalEngine, settings: Settings) -> Result<Emulator, String> {
+    let mut emulator = Emulator::new(engine);
+    if let Some(key) = &settings.api_key {
+        emulator = emulator
+            .with_api_key(key)
+            .map_err(|e| format!("--api-key: {e}"))?;
+    }
+    if let Some(url) = &settings.base_url {
+        emulator = emulator
+            .with_base_url(url)
+            .map_err(|e| format!("--base-url: {e}"))?;
+    }
+    if let Some(lifetime) = settings.access_token_lifetime {
+        emulator = emulator
+            .with_access_token_lifetime(lifetime)
+            .map_err(|e| format!("--access-token-lifetime: {e}"))?;
+    }
+    Ok(emulator)
 }
 
 fn open_engine(policy: Option<&PathBuf>, state: Option<&PathBuf>) -> Result<LocalEngine, String> {
@@ -130,9 +197,16 @@ async fn serve(
     addr: SocketAddr,
     policy: Option<PathBuf>,
     state: Option<PathBuf>,
+    settings: Settings,
 ) -> Result<(), String> {
     let engine = open_engine(policy.as_ref(), state.as_ref())?;
-    let emulator = Emulator::new(engine);
+    // The banner never repeats a configured key.
+    let key = if settings.api_key.is_some() {
+        "$API_KEY"
+    } else {
+        "sk_test"
+    };
+    let emulator = emulator(engine, settings)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -140,7 +214,10 @@ async fn serve(
     eprintln!("workos-authz-emulator listening on http://{addr}");
     eprintln!("  JWKS:    http://{addr}/sso/jwks/client_emulator");
     eprintln!(
-        "  example: curl -H 'Authorization: Bearer sk_test' http://{addr}/authorization/roles"
+        "  sign-in: http://{addr}/user_management/authorize?client_id=client_emulator&response_type=code&redirect_uri=..."
+    );
+    eprintln!(
+        "  example: curl -H \"Authorization: Bearer {key}\" http://{addr}/authorization/roles"
     );
     // No graceful shutdown needed: every change is committed before its response leaves.
     axum::serve(listener, emulator.router())
@@ -190,11 +267,12 @@ fn main() -> ExitCode {
             addr,
             policy,
             state,
+            settings,
         } => match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
         {
-            Ok(runtime) => runtime.block_on(serve(addr, policy, state)),
+            Ok(runtime) => runtime.block_on(serve(addr, policy, state, settings)),
             Err(e) => Err(format!("cannot start the runtime: {e}")),
         },
     };

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::check::ResourceRef;
 use crate::local::{
     EngineError, Membership, Organization, Permission, Resource, Role, RoleAssignment, RoleType,
+    User,
 };
 
 /// A WorkOS error response: `{ "message", "code", "errors": [{ "field", "code" }] }`, with
@@ -43,6 +44,14 @@ impl ApiError {
             errors: vec![(field.to_owned(), code)],
             ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
         }
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
 
     pub(crate) fn unauthorized() -> Self {
@@ -449,4 +458,74 @@ pub(crate) fn membership_json(membership: &Membership, organization_name: &str) 
         "created_at": membership.created_at,
         "updated_at": membership.updated_at,
     })
+}
+
+/// A `user`, as the User Management API shows it. The emulator keeps no pictures, sign-in
+/// times, external ids or metadata: those are `null` (and `{}`).
+pub(crate) fn user_json(user: &User) -> Value {
+    json!({
+        "object": "user",
+        "id": user.id,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email_verified": user.email_verified,
+        "profile_picture_url": null,
+        "last_sign_in_at": null,
+        "external_id": null,
+        "metadata": {},
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+    })
+}
+
+/// Where a request reached the emulator: `http://{Host}{prefix}`, the prefix being the path
+/// an application nested the emulator's router under (`/workos`), or the configured base URL.
+/// The `iss` of the tokens it mints and the root of the URLs it renders.
+#[derive(Clone, Debug)]
+pub(crate) struct Reached {
+    /// `http://127.0.0.1:8787/workos`, without a trailing slash.
+    pub(crate) base: String,
+}
+
+impl Reached {
+    pub(crate) fn from_parts(parts: &Parts, configured: Option<&str>) -> Result<Self, ApiError> {
+        if let Some(base) = configured {
+            return Ok(Reached {
+                base: base.to_owned(),
+            });
+        }
+        // `nest` strips its prefix from the path the inner router sees; the original URI keeps
+        // it. Whatever the original path has before the inner path is the prefix.
+        let inner = parts.uri.path();
+        let prefix = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .and_then(|original| original.path().strip_suffix(inner).map(str::to_owned))
+            .unwrap_or_default();
+        let host = parts
+            .uri
+            .authority()
+            .map(|authority| authority.as_str().to_owned())
+            .or_else(|| {
+                parts
+                    .headers
+                    .get(axum::http::header::HOST)
+                    .and_then(|host| host.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .filter(|host| {
+                !host.contains('@') && host.parse::<axum::http::uri::Authority>().is_ok()
+            })
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_host",
+                    "the request has no usable Host header",
+                )
+            })?;
+        Ok(Reached {
+            base: format!("http://{host}{prefix}"),
+        })
+    }
 }

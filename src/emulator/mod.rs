@@ -2,11 +2,15 @@
 //!
 //! [`Emulator::router`] answers the WorkOS paths for environment and organization roles,
 //! permissions, resources (by id and by external id), role assignments, checks, the resource
-//! and membership queries, organizations and organization memberships, with WorkOS's JSON
-//! shapes, pagination, error bodies and status codes. It also serves the signing key at
-//! `GET /sso/jwks/{client_id}` and, for development only, mints session tokens at
-//! `POST /_emulator/sessions`. The WorkOS client, the official SDKs and tests can all run
-//! against it; every rule lives in the engine, this module only maps HTTP.
+//! and membership queries, organizations, organization memberships and users, with WorkOS's
+//! JSON shapes, pagination, error bodies and status codes. It also plays AuthKit: a sign-in
+//! page listing the environment's users (`GET /user_management/authorize`), the token
+//! endpoint (`POST /user_management/authenticate`: codes with PKCE, refresh tokens rotated
+//! with a replay window, organization switching) and sign-out
+//! (`GET /user_management/sessions/logout`), with sessions kept by the engine. It serves the
+//! signing key at `GET /sso/jwks/{client_id}` and, for development only, mints session tokens
+//! at `POST /_emulator/sessions`. The WorkOS client, the official SDKs, the crate's AuthKit
+//! cookie and tests can all run against it; every rule of the model lives in the engine.
 //!
 //! ```no_run
 //! use workos_authz::emulator::Emulator;
@@ -15,26 +19,34 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // State in an SQLite database, seeded from a policy file the first time.
 //! let engine = LocalEngine::open_with_seed("state.db", &Policy::from_file("acme.toml")?)?;
-//! let emulator = Emulator::new(engine);
+//! let emulator = Emulator::new(engine).with_api_key("sk_test_local")?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8787").await?;
 //! axum::serve(listener, emulator.router()).await?;
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! Every route but the JWKS needs `Authorization: Bearer sk_...` (any key that starts with
-//! `sk_`; the scheme in any case). Every response carries `X-Request-ID`; every body, errors
-//! included, is JSON; bodies over 256 KiB get 413. A POST repeated with the same
-//! `Idempotency-Key` gets the first successful response again without acting twice (see
-//! [`IdempotencyLimits`]). A change the engine's store could not commit answers 503 and was not
-//! made. Each request is logged as one `tracing` event (target `workos_authz::emulator`).
+//! The router may also be nested in an application (`Router::new().nest("/workos",
+//! emulator.router())`): the URLs it renders and the issuer of its tokens follow the prefix.
+//!
+//! Every route but the JWKS and AuthKit's needs `Authorization: Bearer sk_...` (any key that
+//! starts with `sk_`, or only the one of [`Emulator::with_api_key`]; the scheme in any case).
+//! Every response carries `X-Request-ID`; every body but the sign-in pages is JSON; bodies
+//! over 256 KiB get 413. A POST of the API repeated with the same `Idempotency-Key` gets the
+//! first successful response again without acting twice (see [`IdempotencyLimits`]). A change
+//! the engine's store could not commit answers 503 and was not made. Each request is logged as
+//! one `tracing` event (target `workos_authz::emulator`): never a query, a header or a body,
+//! so no code, token or key is ever logged.
 
 mod api;
+mod authkit;
+mod html;
 mod idempotency;
 mod routes;
+mod tokens;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -50,7 +62,15 @@ pub use idempotency::{IdempotencyLimits, IdempotencyUsage};
 use crate::local::LocalEngine;
 use crate::session::TokenSigner;
 use api::{ApiError, MAX_BODY_BYTES};
+use authkit::AuthKitMemory;
 use idempotency::{Answer, Idempotency, Lookup, Scope};
+
+/// How long an access token of the emulator's AuthKit lives by default: WorkOS's five minutes.
+pub const DEFAULT_ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+/// How long a sign-in code may wait for its exchange by default: ten minutes, as at WorkOS.
+pub const DEFAULT_CODE_LIFETIME: Duration = Duration::from_secs(600);
+/// How long a spent refresh token still answers the pair it was exchanged for, by default.
+pub const DEFAULT_REPLAY_WINDOW: Duration = Duration::from_secs(30);
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -67,16 +87,77 @@ pub struct Emulator {
     engine: LocalEngine,
     signer: Arc<TokenSigner>,
     idempotency: Arc<Idempotency>,
+    settings: Arc<Settings>,
+    authkit: Arc<AuthKitMemory>,
+}
+
+/// What the builder methods set.
+#[derive(Clone)]
+struct Settings {
+    /// The one key accepted, when set; any `sk_` key otherwise. A secret: never shown.
+    api_key: Option<Arc<str>>,
+    /// Where clients reach the emulator (`iss`, the sign-in page's form), when set; taken from
+    /// each request otherwise.
+    base_url: Option<String>,
+    access_token_lifetime: Duration,
+    code_lifetime: Duration,
+    replay_window: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            api_key: None,
+            base_url: None,
+            access_token_lifetime: DEFAULT_ACCESS_TOKEN_LIFETIME,
+            code_lifetime: DEFAULT_CODE_LIFETIME,
+            replay_window: DEFAULT_REPLAY_WINDOW,
+        }
+    }
 }
 
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let settings = &self.settings;
         f.debug_struct("Emulator")
             .field("engine", &self.engine)
             .field("signer", &self.signer)
             .field("idempotency", &self.idempotency.usage())
+            .field(
+                "api_key",
+                &if settings.api_key.is_some() {
+                    "one configured key"
+                } else {
+                    "any sk_ key"
+                },
+            )
+            .field("base_url", &settings.base_url)
+            .field("access_token_lifetime", &settings.access_token_lifetime)
+            .field("code_lifetime", &settings.code_lifetime)
+            .field("replay_window", &settings.replay_window)
+            .field("authkit", &self.authkit)
             .finish_non_exhaustive()
     }
+}
+
+/// A setting of [`Emulator`] that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatorConfigError {
+    /// The base URL is not an absolute `http(s)` URL without query or fragment.
+    #[error("the base URL {url:?} is not usable: {problem}")]
+    BaseUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// Access tokens must live at least one second (whole seconds: `exp` is in seconds).
+    #[error("the access token lifetime must be at least one second, not {0:?}")]
+    AccessTokenLifetime(Duration),
+    /// The API key is empty or holds characters an `Authorization` header cannot carry.
+    #[error("the API key must be visible ASCII characters without spaces")]
+    ApiKey,
 }
 
 /// The API key of an authorized request, for idempotency scopes.
@@ -98,11 +179,88 @@ impl Emulator {
 
     /// An emulator over `engine` that signs session tokens with `signer`.
     pub fn with_signer(engine: LocalEngine, signer: TokenSigner) -> Emulator {
+        Emulator::with_shared_signer(engine, Arc::new(signer))
+    }
+
+    /// An emulator over `engine` that signs with a key it shares: for example the embedded
+    /// setup's ([`crate::Authz::signer`] comes from the `Arc` in
+    /// [`Mode::Embedded`](crate::Mode::Embedded)), so that the tokens the application
+    /// mints itself and those of the emulator's AuthKit verify alike.
+    pub fn with_shared_signer(engine: LocalEngine, signer: Arc<TokenSigner>) -> Emulator {
         Emulator {
             engine,
-            signer: Arc::new(signer),
+            signer,
             idempotency: Arc::new(Idempotency::new(IdempotencyLimits::default())),
+            settings: Arc::new(Settings::default()),
+            authkit: Arc::new(AuthKitMemory::default()),
         }
+    }
+
+    /// Accepts only `api_key`: as `Authorization: Bearer` on the API routes, and as the
+    /// `client_secret` of `POST /user_management/authenticate`. Without it, any key that
+    /// starts with `sk_` is accepted for both (then a wrong client secret is only refused when
+    /// it does not start with `sk_`).
+    pub fn with_api_key(mut self, api_key: &str) -> Result<Emulator, EmulatorConfigError> {
+        if api_key.is_empty() || !api_key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(EmulatorConfigError::ApiKey);
+        }
+        Arc::make_mut(&mut self.settings).api_key = Some(Arc::from(api_key));
+        Ok(self)
+    }
+
+    /// The URL clients reach the emulator at, for example `http://127.0.0.1:3000/workos` when
+    /// an application serves [`Emulator::router`] under `/workos`: the `iss` of its tokens,
+    /// and where the sign-in page posts. Without it, each request's `Host` and the path the
+    /// router is nested under ([`axum::Router::nest`]) make it: `http://{Host}{prefix}`.
+    pub fn with_base_url(mut self, base_url: &str) -> Result<Emulator, EmulatorConfigError> {
+        let problem = |problem| EmulatorConfigError::BaseUrl {
+            url: base_url.to_owned(),
+            problem,
+        };
+        let trimmed = base_url.trim_end_matches('/');
+        let uri: http::Uri = trimmed
+            .parse()
+            .map_err(|_| problem("it does not parse as a URL"))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(problem("it must start with http:// or https://"));
+        }
+        if uri.authority().is_none_or(|a| a.as_str().contains('@')) {
+            return Err(problem("it must name a host, without user information"));
+        }
+        if uri.query().is_some() || trimmed.contains('#') {
+            return Err(problem("it must have no query and no fragment"));
+        }
+        Arc::make_mut(&mut self.settings).base_url = Some(trimmed.to_owned());
+        Ok(self)
+    }
+
+    /// How long the access tokens of the emulator's AuthKit live (default five minutes, as at
+    /// WorkOS); at least one second, counted in whole seconds.
+    pub fn with_access_token_lifetime(
+        mut self,
+        lifetime: Duration,
+    ) -> Result<Emulator, EmulatorConfigError> {
+        if lifetime.as_secs() == 0 {
+            return Err(EmulatorConfigError::AccessTokenLifetime(lifetime));
+        }
+        Arc::make_mut(&mut self.settings).access_token_lifetime =
+            Duration::from_secs(lifetime.as_secs());
+        Ok(self)
+    }
+
+    /// How long a sign-in code may wait for its exchange (default ten minutes). Zero makes
+    /// every code expired on arrival, which tests use.
+    pub fn with_code_lifetime(mut self, lifetime: Duration) -> Emulator {
+        Arc::make_mut(&mut self.settings).code_lifetime = lifetime;
+        self
+    }
+
+    /// How long a spent refresh token still answers the pair it was exchanged for (default
+    /// 30 s, WorkOS's replay grace period as it is quoted). Zero turns replays off: a spent
+    /// token is then always `invalid_grant`.
+    pub fn with_replay_window(mut self, window: Duration) -> Emulator {
+        Arc::make_mut(&mut self.settings).replay_window = window;
+        self
     }
 
     /// Replaces the idempotency memory with an empty one of these bounds.
@@ -254,14 +412,29 @@ impl Emulator {
                 "/user_management/organization_memberships/{membership_id}/reactivate",
                 put(reactivate_membership),
             )
+            .route("/user_management/users", post(create_user).get(list_users))
+            .route("/user_management/users/{user_id}", get(get_user))
             .route("/_emulator/sessions", post(create_session))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(from_fn_with_state(self.clone(), replay_idempotent_posts))
-            .layer(from_fn(require_api_key));
+            .layer(from_fn_with_state(self.clone(), require_api_key));
+        // AuthKit's browser pages and its token endpoint: no API key (a browser has none; the
+        // token endpoint checks its `client_secret`), no idempotency memory (codes and refresh
+        // tokens are single use by their own rules).
+        let authkit = Router::new()
+            .route(
+                "/user_management/authorize",
+                get(authkit::authorize_page).post(authkit::authorize_submit),
+            )
+            .route("/user_management/authenticate", post(tokens::authenticate))
+            .route("/user_management/sessions/logout", get(authkit::logout))
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
         Router::new()
             .route("/sso/jwks/{client_id}", get(jwks))
+            .merge(authkit)
             .merge(api)
             .layer(from_fn(trace_request))
             .with_state(self.clone())
@@ -311,8 +484,13 @@ async fn trace_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// `Authorization: Bearer sk_...`; the scheme is case-insensitive (RFC 9110 §11.1).
-async fn require_api_key(mut request: Request, next: Next) -> Response {
+/// `Authorization: Bearer sk_...`; the scheme is case-insensitive (RFC 9110 §11.1). With a
+/// configured key, only that key.
+async fn require_api_key(
+    State(emulator): State<Emulator>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let key = request
         .headers()
         .get(AUTHORIZATION)
@@ -320,7 +498,7 @@ async fn require_api_key(mut request: Request, next: Next) -> Response {
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, key)| key.trim())
-        .filter(|key| key.len() > 3 && key.starts_with("sk_"))
+        .filter(|key| emulator.accepts_key(key))
         .map(Arc::<str>::from);
     let Some(key) = key else {
         return ApiError::unauthorized().into_response();
@@ -418,6 +596,21 @@ async fn replay_idempotent_posts(
         Instant::now(),
     );
     json_response(status, body)
+}
+
+impl Emulator {
+    /// Whether `key` is an API key this emulator accepts (constant time against a configured
+    /// key).
+    fn accepts_key(&self, key: &str) -> bool {
+        match &self.settings.api_key {
+            Some(expected) => aws_lc_rs::constant_time::verify_slices_are_equal(
+                expected.as_bytes(),
+                key.as_bytes(),
+            )
+            .is_ok(),
+            None => key.len() > 3 && key.starts_with("sk_"),
+        }
+    }
 }
 
 fn json_response(status: StatusCode, body: axum::body::Bytes) -> Response {

@@ -1,23 +1,25 @@
 //! One handler per WorkOS endpoint: read the request, call the engine, shape the answer.
 
+use std::collections::HashSet;
+use std::time::Duration;
+
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::http::header::HOST;
+use axum::http::request::Parts;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::Emulator;
 use super::api::{
-    ApiError, ApiResult, Body, Page, Params, Segments, assignment_json, created, membership_json,
-    no_content, ok, organization_json, permission_json, required, resource_json, resource_ref,
-    role_json, role_list,
+    ApiError, ApiResult, Body, Page, Params, Reached, Segments, assignment_json, created,
+    membership_json, no_content, ok, organization_json, permission_json, required, resource_json,
+    resource_ref, role_json, role_list, user_json,
 };
+use super::tokens::{session_claims, sign};
 use crate::check::ResourceRef;
 use crate::local::{
     AssignmentKind, Changes, Membership, MembershipStatus, NewPermission, NewResource, NewRole,
-    ResourceFilter,
+    NewUser, ResourceFilter,
 };
-use crate::session::SessionClaims;
 
 type Emu = State<Emulator>;
 
@@ -888,11 +890,15 @@ pub(crate) struct CreateSession {
     organization_membership_id: Option<String>,
 }
 
+/// How long a development token of `POST /_emulator/sessions` lives.
+const DEVELOPMENT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// Mints an access token like AuthKit's for an active membership: its organization-level
-/// role(s) and their permissions, issued by this emulator, valid for one hour.
+/// role(s) and their permissions, issued by this emulator (its base URL), valid for one hour.
+/// The same claims as the token endpoint's, without a session behind them.
 pub(crate) async fn create_session(
     State(emulator): Emu,
-    headers: HeaderMap,
+    parts: Parts,
     Body(body): Body<CreateSession>,
 ) -> ApiResult {
     let membership_id = required(
@@ -910,24 +916,59 @@ pub(crate) async fn create_session(
             ),
         ));
     }
-    let permissions = emulator.engine.organization_permissions(membership_id)?;
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let mut claims = SessionClaims::new(&membership.user_id)
-        .organization(&membership.organization_id)
-        .roles(membership.role_slugs.iter())
-        .permissions(permissions)
-        .organization_membership(&membership.id)
-        .issuer(format!("http://{host}"));
-    claims.role = membership.role_slugs.first().cloned();
-    let token = emulator.signer.sign(&claims).map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "signing_failed",
-            e.to_string(),
-        )
-    })?;
-    ok(json!({ "access_token": token }))
+    let reached = Reached::from_parts(&parts, emulator.settings.base_url.as_deref())?;
+    let claims = session_claims(
+        &emulator.engine,
+        &membership.user_id,
+        Some(&membership),
+        &reached.base,
+        DEVELOPMENT_TOKEN_LIFETIME,
+    )?;
+    ok(json!({ "access_token": sign(&emulator, &claims)? }))
+}
+
+// ----- users ---------------------------------------------------------------------------------
+
+/// `POST /user_management/users`. `password` (and any other field) is accepted and ignored:
+/// the emulator's sign-in asks for no password.
+#[derive(Deserialize)]
+pub(crate) struct CreateUser {
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email_verified: Option<bool>,
+}
+
+pub(crate) async fn create_user(State(emulator): Emu, Body(body): Body<CreateUser>) -> ApiResult {
+    let new = NewUser {
+        email: required(&body.email, "email")?.to_owned(),
+        first_name: body.first_name,
+        last_name: body.last_name,
+        email_verified: body.email_verified.unwrap_or(false),
+    };
+    created(user_json(&emulator.engine.create_user(new)?))
+}
+
+/// `GET /user_management/users`: WorkOS's list, filtered by `email` (without regard to case)
+/// and by `organization_id` (users with a membership there, whatever its status).
+pub(crate) async fn list_users(State(emulator): Emu, params: Params) -> ApiResult {
+    let page = Page::from_params(&params)?;
+    let mut users = emulator.engine.list_users();
+    if let Some(email) = params.get("email") {
+        users.retain(|user| user.email.eq_ignore_ascii_case(email));
+    }
+    if let Some(organization) = params.get("organization_id") {
+        let members: HashSet<String> = emulator
+            .engine
+            .list_memberships(None, Some(organization))
+            .into_iter()
+            .map(|membership| membership.user_id)
+            .collect();
+        users.retain(|user| members.contains(&user.id));
+    }
+    page.list(users, |user| &user.id, user_json)
+}
+
+pub(crate) async fn get_user(State(emulator): Emu, Segments(id): Segments<String>) -> ApiResult {
+    ok(user_json(&emulator.engine.get_user(&id)?))
 }

@@ -191,7 +191,7 @@ fn validate_id(prefix: &str, id: &str) -> Result<(), EngineError> {
 
 /// A ULID-shaped suffix: 48 bits of milliseconds then 80 random bits, in Crockford base 32,
 /// so generated ids look like WorkOS's and sort roughly by creation time.
-fn ulid() -> String {
+pub(super) fn ulid() -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let random = u128::from_str_radix(&random_hex(10), 16).unwrap_or_default();
     let value = (u128::from(unix_now() * 1000) << 80) | random;

@@ -49,9 +49,11 @@ mod organizations;
 mod policy;
 mod resources;
 mod roles;
+mod sessions;
 mod state;
 mod store;
 mod time;
+mod users;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,17 +62,21 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 pub use error::EngineError;
 pub use model::{
     AssignmentKind, Changes, Membership, MembershipStatus, NewPermission, NewResource, NewRole,
-    Organization, Permission, Resource, ResourceFilter, Role, RoleAssignment, RoleType,
+    NewUser, Organization, Permission, Resource, ResourceFilter, Role, RoleAssignment, RoleType,
+    User,
 };
 pub use policy::{
     Policy, PolicyMembership, PolicyOrganization, PolicyPermission, PolicyResource, PolicyRole,
-    PolicyRoleAssignment, PolicySettings,
+    PolicyRoleAssignment, PolicySettings, PolicyUser,
 };
 
 use crate::check::{
     Authorizer, CheckFuture, CheckRequest, ListFuture, ListRequest, MembershipResolver,
     PermissionsFuture, PermissionsRequest, ResolveFuture, ResourceRef,
 };
+#[cfg(feature = "emulator")]
+pub(crate) use sessions::AuthSession;
+use sessions::Sessions;
 use state::State;
 use store::Store;
 
@@ -89,8 +95,13 @@ pub struct LocalEngine {
 
 struct Inner {
     state: RwLock<State>,
+    /// AuthKit's sessions (the emulator's): beside the model, under their own lock (see
+    /// `sessions.rs`). Taken before the store's mutex, never after it.
+    #[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+    sessions: Mutex<Sessions>,
     /// The durable copy, when the engine was opened on a file. Locked only under the state's
-    /// write lock; the mutex makes the connection shareable between threads.
+    /// write lock (model changes) or the sessions' lock (session changes), and never while
+    /// waiting for either; the mutex makes the connection shareable between threads.
     store: Option<Mutex<Store>>,
     revision: AtomicU64,
 }
@@ -114,13 +125,14 @@ impl LocalEngine {
     /// An empty environment with the seeded default role `member` (no permissions), in
     /// memory only.
     pub fn new() -> Self {
-        LocalEngine::from_state(State::new(), None)
+        LocalEngine::from_state(State::new(), Sessions::default(), None)
     }
 
-    fn from_state(state: State, store: Option<Store>) -> Self {
+    fn from_state(state: State, sessions: Sessions, store: Option<Store>) -> Self {
         LocalEngine {
             inner: Arc::new(Inner {
                 state: RwLock::new(state),
+                sessions: Mutex::new(sessions),
                 store: store.map(Mutex::new),
                 revision: AtomicU64::new(0),
             }),
@@ -149,22 +161,23 @@ impl LocalEngine {
         first_state: impl FnOnce() -> Result<State, EngineError>,
     ) -> Result<Self, EngineError> {
         let (mut store, stored) = Store::open(path)?;
-        let state = match stored {
-            Some(state) => state,
+        let (state, sessions) = match stored {
+            Some(stored) => stored,
             None => {
                 let state = first_state()?;
                 store.initialize(&state, path)?;
-                state
+                (state, Sessions::default())
             }
         };
-        Ok(LocalEngine::from_state(state, Some(store)))
+        Ok(LocalEngine::from_state(state, sessions, Some(store)))
     }
 
     /// An in-memory copy of the state stored at `path` by [`LocalEngine::open`], read without
     /// writing anything: the file must exist and is never changed, and changes to the copy
     /// are not stored. For exports and inspection.
     pub fn read_store(path: impl AsRef<Path>) -> Result<Self, EngineError> {
-        Ok(LocalEngine::from_state(Store::read(path.as_ref())?, None))
+        let (state, sessions) = Store::read(path.as_ref())?;
+        Ok(LocalEngine::from_state(state, sessions, None))
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -225,7 +238,11 @@ impl LocalEngine {
 
     /// An engine holding exactly `policy`, or the first entry that breaks a rule.
     pub fn from_policy(policy: &Policy) -> Result<Self, EngineError> {
-        Ok(LocalEngine::from_state(policy::build_state(policy)?, None))
+        Ok(LocalEngine::from_state(
+            policy::build_state(policy)?,
+            Sessions::default(),
+            None,
+        ))
     }
 
     /// An engine from a JSON policy document.

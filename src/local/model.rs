@@ -328,3 +328,83 @@ pub enum AssignmentKind {
     /// ancestor, and organization-level roles.
     Indirect,
 }
+
+/// A user (`user_...`) of the environment, as AuthKit keeps them: who can sign in to the
+/// emulator's AuthKit. Memberships name users by id; an id without a user is still a valid
+/// membership's user (the engine never required users), it just cannot sign in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// `user_...`.
+    pub id: String,
+    /// The email address, unique in the environment (compared without regard to ASCII case).
+    pub email: String,
+    /// The first name, when known.
+    pub first_name: Option<String>,
+    /// The last name, when known.
+    pub last_name: Option<String>,
+    /// Whether the email address was verified.
+    pub email_verified: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+impl User {
+    /// `First Last`, whichever of the two is known, or the email address when neither is.
+    pub fn display_name(&self) -> String {
+        let name = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if name.is_empty() {
+            self.email.clone()
+        } else {
+            name
+        }
+    }
+}
+
+/// A new user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewUser {
+    /// The email address: `local@domain`, at most 320 characters, no spaces or control
+    /// characters; unique in the environment.
+    pub email: String,
+    /// The first name (at most 255 characters).
+    pub first_name: Option<String>,
+    /// The last name (at most 255 characters).
+    pub last_name: Option<String>,
+    /// Whether the email address was verified; `false` by default, as at WorkOS.
+    pub email_verified: bool,
+}
+
+impl NewUser {
+    /// A user with this email address and nothing else.
+    pub fn new(email: impl Into<String>) -> Self {
+        NewUser {
+            email: email.into(),
+            ..NewUser::default()
+        }
+    }
+
+    /// Sets the first name.
+    pub fn first_name(mut self, first_name: impl Into<String>) -> Self {
+        self.first_name = Some(first_name.into());
+        self
+    }
+
+    /// Sets the last name.
+    pub fn last_name(mut self, last_name: impl Into<String>) -> Self {
+        self.last_name = Some(last_name.into());
+        self
+    }
+
+    /// Sets whether the email address is verified.
+    pub fn email_verified(mut self, verified: bool) -> Self {
+        self.email_verified = verified;
+        self
+    }
+}

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 use super::error::EngineError;
 use super::ids::Meta;
 use super::model::{
-    Membership, MembershipStatus, NewPermission, NewResource, NewRole, Permission, Resource,
-    ResourceFilter, Role, RoleAssignment,
+    Membership, MembershipStatus, NewPermission, NewResource, NewRole, NewUser, Permission,
+    Resource, ResourceFilter, Role, RoleAssignment, User,
 };
 use super::state::{SEEDED_DEFAULT_ROLE, State};
 use crate::check::ResourceRef;
 
-/// A whole engine: settings, permissions, roles, organizations, memberships, resources and
-/// role assignments. See `docs/local-engine.md` for the format with a full example.
+/// A whole engine: settings, permissions, roles, organizations, users, memberships, resources
+/// and role assignments. See `docs/local-engine.md` for the format with a full example.
 ///
 /// Ids and timestamps are optional when loading (they are generated) and always present in a
 /// dump, so that a dumped policy loads back to the same state.
@@ -35,6 +35,9 @@ pub struct Policy {
     /// Organizations, each with its own roles.
     #[serde(default)]
     pub organizations: Vec<PolicyOrganization>,
+    /// AuthKit's users (who can sign in to the emulator); absent from files that have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<PolicyUser>,
     /// Organization memberships.
     #[serde(default)]
     pub organization_memberships: Vec<PolicyMembership>,
@@ -139,6 +142,32 @@ pub struct PolicyOrganization {
     /// The organization's own roles, in creation order.
     #[serde(default)]
     pub roles: Vec<PolicyRole>,
+    /// RFC 3339; now when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// RFC 3339; `created_at` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+/// A user entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyUser {
+    /// `user_...`; generated when absent (then no membership in the file can name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The email address, unique in the environment.
+    pub email: String,
+    /// The first name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// The last name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// Whether the email address was verified; `false` when absent.
+    #[serde(default)]
+    pub email_verified: bool,
     /// RFC 3339; now when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
@@ -436,6 +465,17 @@ pub(crate) fn build_state(policy: &Policy) -> Result<State, EngineError> {
                 .map_err(|e| e.in_entry(&format!("organizations[{index}].roles[{role_index}]")))?;
         }
     }
+    for (index, entry) in policy.users.iter().enumerate() {
+        let new = NewUser {
+            email: entry.email.clone(),
+            first_name: entry.first_name.clone(),
+            last_name: entry.last_name.clone(),
+            email_verified: entry.email_verified,
+        };
+        state
+            .create_user(new, meta(&entry.id, &entry.created_at, &entry.updated_at))
+            .map_err(|e| e.in_entry(&format!("users[{index}]")))?;
+    }
     for (index, entry) in policy.organization_memberships.iter().enumerate() {
         let roles: Vec<&str> = entry.role_slugs.iter().map(String::as_str).collect();
         state
@@ -524,6 +564,18 @@ fn policy_permission(permission: Permission) -> PolicyPermission {
     }
 }
 
+fn policy_user(user: User) -> PolicyUser {
+    PolicyUser {
+        id: Some(user.id),
+        email: user.email,
+        first_name: user.first_name,
+        last_name: user.last_name,
+        email_verified: user.email_verified,
+        created_at: Some(user.created_at),
+        updated_at: Some(user.updated_at),
+    }
+}
+
 fn policy_membership(membership: Membership) -> PolicyMembership {
     PolicyMembership {
         id: Some(membership.id),
@@ -598,6 +650,7 @@ pub(crate) fn dump_state(state: &State) -> Policy {
                 updated_at: Some(organization.updated_at),
             })
             .collect(),
+        users: state.list_users().into_iter().map(policy_user).collect(),
         organization_memberships: state
             .list_memberships(None, None)
             .into_iter()

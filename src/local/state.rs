@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::model::{Membership, Organization, Permission, Resource, Role, RoleAssignment};
+use super::model::{Membership, Organization, Permission, Resource, Role, RoleAssignment, User};
 
 /// The environment role every environment starts with, the default until another is chosen.
 pub(crate) const SEEDED_DEFAULT_ROLE: &str = "member";
@@ -45,6 +45,10 @@ pub(crate) struct State {
     /// membership id -> resource id -> role slugs assigned there: the check hot path.
     pub(super) grants: HashMap<String, HashMap<String, Vec<String>>>,
     pub(super) assignments_by_resource: HashMap<String, Vec<String>>,
+    /// AuthKit's users, by id.
+    pub(super) users: HashMap<String, Entry<User>>,
+    /// ASCII-lowercased email -> user id: one user per email address.
+    pub(super) user_emails: HashMap<String, String>,
     journal: Journal,
 }
 
@@ -102,6 +106,8 @@ pub(crate) enum Touched {
     Resource(String),
     /// A role assignment, by id.
     Assignment(String),
+    /// A user, by id.
+    User(String),
 }
 
 /// The value an entity had before the change in progress touched it (`None`: it did not exist).
@@ -118,6 +124,7 @@ enum Undo {
     Membership(String, Option<Entry<Membership>>),
     Resource(String, Option<Entry<Resource>>),
     Assignment(String, Option<Entry<RoleAssignment>>),
+    User(String, Option<Entry<User>>),
 }
 
 impl Undo {
@@ -130,6 +137,7 @@ impl Undo {
             Undo::Membership(id, _) => Touched::Membership(id.clone()),
             Undo::Resource(id, _) => Touched::Resource(id.clone()),
             Undo::Assignment(id, _) => Touched::Assignment(id.clone()),
+            Undo::User(id, _) => Touched::User(id.clone()),
         }
     }
 }
@@ -194,6 +202,7 @@ impl State {
         rows.extend(self.memberships.keys().cloned().map(Touched::Membership));
         rows.extend(self.resources.keys().cloned().map(Touched::Resource));
         rows.extend(self.assignments.keys().cloned().map(Touched::Assignment));
+        rows.extend(self.users.keys().cloned().map(Touched::User));
         rows
     }
 
@@ -249,6 +258,12 @@ impl State {
                     self.unlink_assignment(&id);
                     if let Some(old) = old {
                         self.link_assignment(old);
+                    }
+                }
+                Undo::User(id, old) => {
+                    self.unlink_user(&id);
+                    if let Some(old) = old {
+                        self.link_user(old);
                     }
                 }
             }
@@ -542,5 +557,33 @@ impl State {
     pub(super) fn remove_assignment(&mut self, id: &str) {
         let old = self.unlink_assignment(id);
         self.journal.undo.push(Undo::Assignment(id.to_owned(), old));
+    }
+
+    // ----- users ----------------------------------------------------------------------------
+
+    fn link_user(&mut self, entry: Entry<User>) {
+        self.user_emails
+            .insert(entry.item.email.to_ascii_lowercase(), entry.item.id.clone());
+        self.users.insert(entry.item.id.clone(), entry);
+    }
+
+    fn unlink_user(&mut self, id: &str) -> Option<Entry<User>> {
+        let entry = self.users.remove(id)?;
+        let email = entry.item.email.to_ascii_lowercase();
+        if self
+            .user_emails
+            .get(&email)
+            .is_some_and(|owner| owner == id)
+        {
+            self.user_emails.remove(&email);
+        }
+        Some(entry)
+    }
+
+    pub(super) fn put_user(&mut self, entry: Entry<User>) {
+        let id = entry.item.id.clone();
+        let old = self.unlink_user(&id);
+        self.journal.undo.push(Undo::User(id, old));
+        self.link_user(entry);
     }
 }

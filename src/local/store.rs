@@ -28,12 +28,13 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
 
 use super::error::EngineError;
 use super::ids::Meta;
-use super::model::{MembershipStatus, NewPermission, NewResource, NewRole};
+use super::model::{MembershipStatus, NewPermission, NewResource, NewRole, NewUser};
+use super::sessions::{AuthSession, SessionRow, Sessions};
 use super::state::{State, Touched};
 use crate::check::ResourceRef;
 
 /// The schema this build writes. Each entry of [`MIGRATIONS`] moves a database one version up.
-const SCHEMA_VERSION: usize = 1;
+const SCHEMA_VERSION: usize = 2;
 
 /// Version `n + 1` is `MIGRATIONS[n]` applied to version `n`. New tables (the emulator's AuthKit
 /// users, sessions and one-time codes, for example) come as a new entry at the end, never as an
@@ -109,6 +110,32 @@ const MIGRATIONS: [&str; SCHEMA_VERSION] = [
          resource_type_slug TEXT NOT NULL,
          created_at TEXT NOT NULL,
          updated_at TEXT NOT NULL
+     );",
+    // 2: the emulator's AuthKit. Users are rows of the model (the journal writes them, a policy
+    // file carries them). Sessions are written on their own (see `sessions.rs`): a refresh
+    // rotates a session's refresh token, of which only the SHA-256 (hex) is kept, so the file
+    // never holds a token that works; an ended session keeps its row, without a token. One-time
+    // sign-in codes are not stored at all: they live ten minutes in the emulator's memory.
+    "CREATE TABLE users (
+         id TEXT PRIMARY KEY,
+         seq INTEGER NOT NULL,
+         email TEXT NOT NULL,
+         first_name TEXT,
+         last_name TEXT,
+         email_verified INTEGER NOT NULL,
+         created_at TEXT NOT NULL,
+         updated_at TEXT NOT NULL
+     );
+     CREATE TABLE authkit_sessions (
+         id TEXT PRIMARY KEY,
+         seq INTEGER NOT NULL,
+         user_id TEXT NOT NULL,
+         organization_id TEXT,
+         client_id TEXT NOT NULL,
+         refresh_token_sha256 TEXT UNIQUE,
+         created_at TEXT NOT NULL,
+         updated_at TEXT NOT NULL,
+         ended_at TEXT
      );",
 ];
 
@@ -250,9 +277,10 @@ fn configure(connection: &Connection) -> rusqlite::Result<()> {
 }
 
 impl Store {
-    /// Opens or creates the database at `path`. Returns the stored state, or `None` when the
-    /// database is new: then [`Store::initialize`] must be called with the first state.
-    pub(crate) fn open(path: &Path) -> Result<(Store, Option<State>), EngineError> {
+    /// Opens or creates the database at `path`. Returns the stored state and sessions, or
+    /// `None` when the database is new: then [`Store::initialize`] must be called with the
+    /// first state.
+    pub(crate) fn open(path: &Path) -> Result<(Store, Option<(State, Sessions)>), EngineError> {
         let exists = inspect(path)?;
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if !exists {
@@ -268,7 +296,7 @@ impl Store {
         // Only now, with the file known to be ours (or new), is anything written to it.
         let state = match version {
             Some(version) => {
-                let state = load(&connection, path)?;
+                let state = load(&connection, path, version)?;
                 configure(&connection).map_err(|error| file_error(path, error))?;
                 if version < SCHEMA_VERSION {
                     let mut connection = connection;
@@ -292,8 +320,9 @@ impl Store {
         Ok((Store { connection }, state))
     }
 
-    /// Reads the state stored at `path` without writing anything (no file is created).
-    pub(crate) fn read(path: &Path) -> Result<State, EngineError> {
+    /// Reads the state and sessions stored at `path` without writing anything (no file is
+    /// created).
+    pub(crate) fn read(path: &Path) -> Result<(State, Sessions), EngineError> {
         if !inspect(path)? {
             return Err(file_error(path, "does not exist"));
         }
@@ -310,7 +339,7 @@ impl Store {
                     "has schema version {version}: open it once with LocalEngine::open (or the emulator) to upgrade it"
                 ),
             )),
-            Some(_) => load(&connection, path),
+            Some(version) => load(&connection, path, version),
         }
     }
 
@@ -343,7 +372,40 @@ impl Store {
         transaction.commit().map_err(storage_error)
     }
 
-    /// Replaces everything stored with `state`, in one transaction.
+    /// Writes one session row as it now is, in one transaction. On error nothing was written,
+    /// and the caller leaves its memory as it was.
+    #[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+    pub(crate) fn write_session(&mut self, row: &SessionRow) -> Result<(), EngineError> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(storage_error)?;
+        let session = &row.session;
+        transaction
+            .prepare_cached(
+                "INSERT OR REPLACE INTO authkit_sessions (id, seq, user_id, organization_id,
+                 client_id, refresh_token_sha256, created_at, updated_at, ended_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    session.id,
+                    row.seq as i64,
+                    session.user_id,
+                    session.organization_id,
+                    session.client_id,
+                    row.refresh_digest,
+                    session.created_at,
+                    session.updated_at,
+                    session.ended_at
+                ])
+            })
+            .map_err(storage_error)?;
+        transaction.commit().map_err(storage_error)
+    }
+
+    /// Replaces the model stored with `state`, in one transaction. Sessions are not part of
+    /// the model and stay as they are.
     pub(crate) fn replace_all(&mut self, state: &State) -> Result<(), EngineError> {
         let transaction = self
             .connection
@@ -353,7 +415,7 @@ impl Store {
             .execute_batch(
                 "DELETE FROM settings; DELETE FROM permissions; DELETE FROM roles;
                  DELETE FROM organizations; DELETE FROM memberships; DELETE FROM resources;
-                 DELETE FROM role_assignments;",
+                 DELETE FROM role_assignments; DELETE FROM users;",
             )
             .and_then(|()| write_all(&transaction, state))
             .map_err(storage_error)?;
@@ -519,6 +581,32 @@ fn write_row(transaction: &Transaction<'_>, state: &State, row: &Touched) -> rus
                     .execute([id])?;
             }
         },
+        Touched::User(id) => match state.users.get(id) {
+            Some(entry) => {
+                let u = &entry.item;
+                transaction
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO users (id, seq, email, first_name, last_name,
+                         email_verified, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )?
+                    .execute(params![
+                        u.id,
+                        entry.seq as i64,
+                        u.email,
+                        u.first_name,
+                        u.last_name,
+                        u.email_verified,
+                        u.created_at,
+                        u.updated_at
+                    ])?;
+            }
+            None => {
+                transaction
+                    .prepare_cached("DELETE FROM users WHERE id = ?1")?
+                    .execute([id])?;
+            }
+        },
         Touched::Assignment(id) => match state.assignments.get(id) {
             Some(entry) => {
                 let a = &entry.item;
@@ -561,9 +649,14 @@ fn stored_meta(id: String, created_at: String, updated_at: String, seq: i64) -> 
     }
 }
 
-/// Rebuilds the state from the database through the same rules as a policy file, keeping
-/// every id, timestamp and creation order. A row that breaks a rule refuses the whole file.
-fn load(connection: &Connection, path: &Path) -> Result<State, EngineError> {
+/// Rebuilds the state from a database of schema `version` through the same rules as a policy
+/// file, keeping every id, timestamp and creation order, and reads its sessions. A row that
+/// breaks a rule refuses the whole file.
+fn load(
+    connection: &Connection,
+    path: &Path,
+    version: usize,
+) -> Result<(State, Sessions), EngineError> {
     let read = |error: rusqlite::Error| file_error(path, format!("cannot be read: {error}"));
     let broken = |what: String, error: EngineError| {
         file_error(path, format!("holds an invalid {what}: {error}"))
@@ -739,6 +832,35 @@ fn load(connection: &Connection, path: &Path) -> Result<State, EngineError> {
             .map_err(|e| broken(format!("role {slug} of {organization_id}"), e))?;
     }
 
+    if version >= 2 {
+        let mut statement = connection
+            .prepare(
+                "SELECT email, first_name, last_name, email_verified, id, created_at, updated_at,
+                 seq FROM users ORDER BY seq",
+            )
+            .map_err(read)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    NewUser {
+                        email: row.get(0)?,
+                        first_name: row.get(1)?,
+                        last_name: row.get(2)?,
+                        email_verified: row.get(3)?,
+                    },
+                    stored_meta(row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?),
+                ))
+            })
+            .map_err(read)?;
+        for row in rows {
+            let (new, meta) = row.map_err(read)?;
+            let id = meta.id.clone().unwrap_or_default();
+            state
+                .create_user(new, meta)
+                .map_err(|e| broken(format!("user {id}"), e))?;
+        }
+    }
+
     let mut statement = connection
         .prepare(
             "SELECT user_id, organization_id, status, role_slugs, id, created_at, updated_at, seq
@@ -833,13 +955,56 @@ fn load(connection: &Connection, path: &Path) -> Result<State, EngineError> {
             .map_err(|e| broken(format!("role assignment {id}"), e))?;
     }
     state.settle();
-    Ok(state)
+
+    let mut sessions = Sessions::default();
+    if version >= 2 {
+        let mut statement = connection
+            .prepare(
+                "SELECT id, seq, user_id, organization_id, client_id, refresh_token_sha256,
+                 created_at, updated_at, ended_at FROM authkit_sessions ORDER BY seq",
+            )
+            .map_err(read)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(SessionRow {
+                    seq: u64::try_from(row.get::<_, i64>(1)?).unwrap_or_default(),
+                    session: AuthSession {
+                        id: row.get(0)?,
+                        user_id: row.get(2)?,
+                        organization_id: row.get(3)?,
+                        client_id: row.get(4)?,
+                        created_at: row.get(6)?,
+                        updated_at: row.get(7)?,
+                        ended_at: row.get(8)?,
+                    },
+                    refresh_digest: row.get(5)?,
+                })
+            })
+            .map_err(read)?;
+        for row in rows {
+            let row = row.map_err(read)?;
+            if row.session.ended_at.is_some() && row.refresh_digest.is_some() {
+                return Err(file_error(
+                    path,
+                    format!(
+                        "holds session {} that ended and still has a refresh token",
+                        row.session.id
+                    ),
+                ));
+            }
+            sessions
+                .load(row)
+                .map_err(|problem| file_error(path, format!("holds {problem}")))?;
+        }
+    }
+    Ok((state, sessions))
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{
-        Changes, LocalEngine, MembershipStatus, NewPermission, NewResource, NewRole, ResourceFilter,
+        Changes, LocalEngine, MembershipStatus, NewPermission, NewResource, NewRole, NewUser,
+        ResourceFilter,
     };
     use super::*;
 
@@ -891,6 +1056,12 @@ mod tests {
             seen += &format!("{:?}\n", engine.list_organization_roles(&organization.id));
         }
         seen += &format!("{:?}\n", engine.role_priority());
+        for user in engine.list_users() {
+            seen += &format!(
+                "{user:?} {:?}\n",
+                engine.find_user_by_email(&user.email.to_ascii_uppercase())
+            );
+        }
         seen
     }
 
@@ -987,6 +1158,16 @@ mod tests {
                     "org-billing-clerk",
                     "docs:read",
                 )?;
+                Ok(())
+            }),
+            step("create users", |e| {
+                e.create_user_with_id(
+                    "user_alice",
+                    NewUser::new("alice@example.com")
+                        .first_name("Alice")
+                        .email_verified(true),
+                )?;
+                e.create_user(NewUser::new("bob@example.com").last_name("Builder"))?;
                 Ok(())
             }),
             step("create memberships", |e| {
@@ -1122,6 +1303,136 @@ mod tests {
         let last = observe(&engine);
         drop(engine);
         assert_eq!(observe(&LocalEngine::open(&path).unwrap()), last);
+    }
+
+    /// Sessions: each change is one committed row; with the database read-only the change
+    /// fails with `Storage` and neither memory nor disk has it; a reopened engine reads every
+    /// session back, recognising only the current refresh tokens.
+    #[test]
+    fn sessions_are_stored_row_by_row_and_a_failed_commit_changes_nothing() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("sessions.db");
+        let engine = LocalEngine::open(&path).unwrap();
+        engine
+            .create_user_with_id("user_ada", NewUser::new("ada@example.com"))
+            .unwrap();
+        assert!(matches!(
+            engine.start_session("user_nobody", None, "client_1", "token_0"),
+            Err(EngineError::NotFound { .. })
+        ));
+
+        read_only(&engine, true);
+        let failed = engine.start_session("user_ada", None, "client_1", "token_0");
+        read_only(&engine, false);
+        assert!(
+            matches!(failed, Err(EngineError::Storage { .. })),
+            "{failed:?}"
+        );
+        assert!(engine.session_rows().is_empty());
+        assert!(engine.session_for_refresh_token("token_0").is_none());
+
+        let session = engine
+            .start_session("user_ada", Some("org_x"), "client_1", "token_1")
+            .unwrap();
+        let other = engine
+            .start_session("user_ada", None, "client_1", "token_other")
+            .unwrap();
+        assert_ne!(session.id, other.id);
+        assert!(session.id.starts_with("session_"));
+
+        read_only(&engine, true);
+        let failed = engine.rotate_refresh_token("token_1", "token_2", None);
+        let ended = engine.end_session(&other.id);
+        read_only(&engine, false);
+        assert!(matches!(failed, Err(EngineError::Storage { .. })));
+        assert!(matches!(ended, Err(EngineError::Storage { .. })));
+        assert_eq!(
+            engine.session_for_refresh_token("token_1").map(|s| s.id),
+            Some(session.id.clone()),
+            "a failed rotation keeps the old token"
+        );
+        assert!(engine.session_for_refresh_token("token_2").is_none());
+        assert_eq!(engine.get_session(&other.id).unwrap().ended_at, None);
+
+        let rotated = engine
+            .rotate_refresh_token("token_1", "token_2", None)
+            .unwrap();
+        assert_eq!(rotated.organization_id, None);
+        assert!(matches!(
+            engine.rotate_refresh_token("token_1", "token_3", None),
+            Err(EngineError::NotFound { .. })
+        ));
+        engine.end_session(&other.id).unwrap();
+        assert!(engine.session_for_refresh_token("token_other").is_none());
+        let again = engine.end_session(&other.id).unwrap();
+        assert!(again.ended_at.is_some());
+
+        let rows = format!("{:?}", engine.session_rows());
+        assert!(!rows.contains("token_"), "no token is kept: {rows}");
+        drop(engine);
+        let reopened = LocalEngine::open(&path).unwrap();
+        assert_eq!(format!("{:?}", reopened.session_rows()), rows);
+        assert_eq!(
+            reopened.session_for_refresh_token("token_2").map(|s| s.id),
+            Some(session.id)
+        );
+        assert!(reopened.session_for_refresh_token("token_1").is_none());
+        assert!(reopened.session_for_refresh_token("token_other").is_none());
+        // The model's replacement leaves sessions alone.
+        reopened.replace_policy(&reopened.dump_policy()).unwrap();
+        assert!(reopened.session_for_refresh_token("token_2").is_some());
+        assert_eq!(
+            format!(
+                "{:?}",
+                LocalEngine::read_store(&path).unwrap().session_rows()
+            ),
+            rows
+        );
+    }
+
+    /// A database of schema 1 (before users and sessions) is read as it is, then upgraded in
+    /// place to the current schema, and takes users and sessions from then on.
+    #[test]
+    fn a_version_1_database_is_upgraded_in_place() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("v1.db");
+        {
+            let connection = Connection::open(&path).unwrap();
+            connection
+                .execute_batch(
+                    "CREATE TABLE schema_version (version INTEGER NOT NULL);
+                     INSERT INTO schema_version (version) VALUES (1);",
+                )
+                .unwrap();
+            connection.execute_batch(MIGRATIONS[0]).unwrap();
+            let state = State::new();
+            let transaction = connection.unchecked_transaction().unwrap();
+            for row in state.every_row() {
+                write_row(&transaction, &state, &row).unwrap();
+            }
+            transaction.commit().unwrap();
+        }
+        assert!(matches!(
+            LocalEngine::read_store(&path),
+            Err(EngineError::Io { .. })
+        ));
+        let engine = LocalEngine::open(&path).unwrap();
+        assert_eq!(engine.default_role(), "member");
+        engine
+            .create_user_with_id("user_ada", NewUser::new("ada@example.com"))
+            .unwrap();
+        engine
+            .start_session("user_ada", None, "client_1", "token_1")
+            .unwrap();
+        drop(engine);
+        let connection = Connection::open(&path).unwrap();
+        let version: i64 = connection
+            .query_row("SELECT version FROM schema_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION as i64);
+        let reopened = LocalEngine::read_store(&path).unwrap();
+        assert_eq!(reopened.list_users().len(), 1);
+        assert_eq!(reopened.session_rows().len(), 1);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A typed client for the WorkOS REST API: the Authorization API (roles, permissions,
-//! resources, role assignments, checks), organization memberships, organizations, events, and
-//! webhook signatures.
+//! resources, role assignments, checks), users, organization memberships, organizations,
+//! AuthKit's token endpoint, events, and webhook signatures.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -71,7 +71,7 @@ pub use organizations::{
 };
 pub use pagination::{ListMetadata, Order, Page, PageStream, Pagination};
 pub use transport::{Jitter, RetryPolicy};
-pub use user_management::{Authentication, Impersonator, User};
+pub use user_management::{Authentication, CreateUser, Impersonator, ListUsers, User};
 
 /// The WorkOS API's address.
 pub const DEFAULT_BASE_URL: &str = "https://api.workos.com";

@@ -1,5 +1,5 @@
-//! AuthKit's token endpoint (User Management API): exchanging a sign-in code and refreshing a
-//! session, and the URLs a browser is sent to for sign-in and sign-out.
+//! The User Management API: users (create, get, list), and AuthKit's token endpoint
+//! (exchanging a sign-in code, refreshing a session).
 
 use std::fmt;
 
@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::WorkOsClient;
 use super::error::WorkOsError;
-use super::transport::ApiRequest;
+use super::pagination::{Page, PageStream, Pagination};
+use super::transport::{ApiRequest, segment};
 
-/// A WorkOS user (`user_...`), as the token endpoint answers it.
+/// A WorkOS user (`user_...`), as the users endpoints and the token endpoint answer it.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct User {
@@ -97,6 +98,93 @@ impl fmt::Debug for Authentication {
     }
 }
 
+/// A new user (`POST /user_management/users`). Its `Debug` never shows the password.
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CreateUser {
+    /// The email address (required; unique in the environment).
+    pub email: String,
+    /// The first name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// The last name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// Whether the email address is already verified (WorkOS's default: not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// A password for AuthKit's password sign-in (the emulator ignores it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for CreateUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateUser")
+            .field("email", &self.email)
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .field("email_verified", &self.email_verified)
+            .field("password", &self.password.as_ref().map(|_| "(set)"))
+            .finish()
+    }
+}
+
+impl CreateUser {
+    /// A user with this email address.
+    pub fn new(email: impl Into<String>) -> Self {
+        CreateUser {
+            email: email.into(),
+            ..CreateUser::default()
+        }
+    }
+
+    /// Sets the first name.
+    pub fn first_name(mut self, first_name: impl Into<String>) -> Self {
+        self.first_name = Some(first_name.into());
+        self
+    }
+
+    /// Sets the last name.
+    pub fn last_name(mut self, last_name: impl Into<String>) -> Self {
+        self.last_name = Some(last_name.into());
+        self
+    }
+
+    /// Sets whether the email address is verified.
+    pub fn email_verified(mut self, verified: bool) -> Self {
+        self.email_verified = Some(verified);
+        self
+    }
+
+    /// Sets a password.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+}
+
+/// Which users to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListUsers {
+    /// Only the user with this email address.
+    pub email: Option<String>,
+    /// Only members of this organization.
+    pub organization_id: Option<String>,
+    /// Which page.
+    pub pagination: Pagination,
+}
+
+impl ListUsers {
+    fn request(&self, pagination: &Pagination) -> ApiRequest {
+        let request = ApiRequest::get(USERS_PATH.to_owned())
+            .query_opt("email", self.email.clone())
+            .query_opt("organization_id", self.organization_id.clone());
+        pagination.apply(request)
+    }
+}
+
+const USERS_PATH: &str = "/user_management/users";
+
 #[derive(Serialize)]
 struct AuthenticateBody<'a> {
     grant_type: &'static str,
@@ -112,6 +200,38 @@ struct AuthenticateBody<'a> {
     code_verifier: Option<&'a str>,
 }
 
+/// Users.
+impl WorkOsClient {
+    /// Creates a user.
+    pub async fn create_user(&self, user: &CreateUser) -> Result<User, WorkOsError> {
+        let request = ApiRequest::post(USERS_PATH.to_owned()).json(user)?;
+        self.send_json(request).await
+    }
+
+    /// Gets a user by id.
+    pub async fn get_user(&self, user_id: &str) -> Result<User, WorkOsError> {
+        self.send_json(ApiRequest::get(format!(
+            "{USERS_PATH}/{}",
+            segment(user_id)
+        )))
+        .await
+    }
+
+    /// Lists one page of users.
+    pub async fn list_users(&self, options: &ListUsers) -> Result<Page<User>, WorkOsError> {
+        self.send_json(options.request(&options.pagination)).await
+    }
+
+    /// Every user matching `options`, page after page.
+    pub fn stream_users(&self, options: &ListUsers) -> PageStream<User> {
+        let options = options.clone();
+        PageStream::new(self, options.pagination.after.clone(), move |after| {
+            Ok(options.request(&options.pagination.for_stream(after)))
+        })
+    }
+}
+
+/// AuthKit's token endpoint.
 impl WorkOsClient {
     /// Refreshes a session: `POST /user_management/authenticate` with grant `refresh_token`,
     /// this client's API key as `client_secret`, and the organization to scope the new
@@ -171,6 +291,18 @@ impl WorkOsClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_users_debug_never_shows_its_password() {
+        let user = CreateUser::new("ada@example.com").password("hunter2-secret");
+        let debug = format!("{user:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("ada@example.com"), "{debug}");
+        assert_eq!(
+            serde_json::to_value(&user).unwrap(),
+            serde_json::json!({"email": "ada@example.com", "password": "hunter2-secret"})
+        );
+    }
 
     #[test]
     fn an_authentication_debug_never_shows_its_tokens() {

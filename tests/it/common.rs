@@ -693,3 +693,141 @@ pub(crate) fn capture_this_thread() -> Arc<std::sync::Mutex<Vec<u8>>> {
     CAPTURE.with(|capture| *capture.borrow_mut() = Some(buffer.clone()));
     buffer
 }
+
+// ----- AuthKit's sign-in, driven over HTTP as a browser would (issue 12) -----
+
+/// A PKCE pair: a random verifier and its S256 challenge.
+pub(crate) struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+pub(crate) fn pkce() -> Pkce {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).unwrap();
+    let verifier = b64(&bytes);
+    let challenge =
+        b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref());
+    Pkce {
+        verifier,
+        challenge,
+    }
+}
+
+/// `a=1&b=2`, each value percent-encoded: a form body or a query.
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "{}={}",
+                percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC),
+                percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A client that never follows redirects (the tests read `Location` themselves).
+pub(crate) fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The value of the first `name="{name}" value="..."` of a page, HTML entities left as they are.
+pub(crate) fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = start + html[start..].find('"')?;
+    Some(html[start..end].to_owned())
+}
+
+/// The percent-decoded value of `name` in the query of `url`.
+pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| {
+            percent_encoding::percent_decode_str(&value.replace('+', " "))
+                .decode_utf8()
+                .unwrap()
+                .into_owned()
+        })
+    })
+}
+
+/// The query of an AuthKit authorization URL for `client_id` and `redirect_uri`, with a PKCE
+/// challenge and a state.
+pub(crate) fn authorize_query(
+    client_id: &str,
+    redirect_uri: &str,
+    challenge: &str,
+    state: &str,
+) -> String {
+    form(&[
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("response_type", "code"),
+        ("provider", "authkit"),
+        ("state", state),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ])
+}
+
+/// Opens the sign-in page at `{base}/user_management/authorize?{query}`, then submits the
+/// form of `user_id` (with the button of `organization_id`, if given), as a browser does.
+/// Returns the page and the answer to the form.
+pub(crate) async fn sign_in_as(
+    base: &str,
+    query: &str,
+    user_id: &str,
+    organization_id: Option<&str>,
+) -> (Reply, Reply) {
+    let http = browser();
+    let page = send(
+        http.get(format!("{base}/user_management/authorize?{query}"))
+            .header("accept", "text/html"),
+    )
+    .await;
+    assert_eq!(page.status, 200, "the sign-in page: {page:?}");
+    let authorization = hidden_value(&page.body, "authorization").expect("a sign-in form");
+    let action = {
+        let marker = "action=\"";
+        let start = page.body.find(marker).expect("a form action") + marker.len();
+        page.body[start..start + page.body[start..].find('"').unwrap()].to_owned()
+    };
+    let mut fields = vec![
+        ("authorization", authorization.as_str()),
+        ("user_id", user_id),
+    ];
+    if let Some(organization) = organization_id {
+        fields.push(("organization_id", organization));
+    }
+    let answer = send(
+        http.post(action)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html")
+            .body(form(&fields)),
+    )
+    .await;
+    (page, answer)
+}
+
+/// The code and state of a sign-in's redirect to `redirect_uri`.
+pub(crate) fn redirected_code(answer: &Reply, redirect_uri: &str) -> (String, Option<String>) {
+    assert_eq!(answer.status, 302, "the sign-in redirects: {answer:?}");
+    let location = answer.header("location").expect("a Location");
+    assert!(
+        location.starts_with(&format!("{redirect_uri}?")),
+        "{location} goes back to {redirect_uri}"
+    );
+    (
+        query_param(location, "code").expect("a code"),
+        query_param(location, "state"),
+    )
+}
