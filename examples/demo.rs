@@ -11,6 +11,10 @@
 //! `wos-session` cookie (sealed with `WORKOS_COOKIE_PASSWORD`, or a password generated at
 //! start), each with a curl line.
 //!
+//! `GET /` is a page for a browser: sign in (on the emulator's sign-in page, in process under
+//! `/workos`), see who you are and the projects you may read, call the guarded routes and see
+//! each outcome, switch organization (dave belongs to two), sign out.
+//!
 //! With `WORKOS_CLIENT_ID` (and `WORKOS_BASE_URL` to point elsewhere than
 //! `https://api.workos.com`) it verifies real AuthKit tokens against
 //! `{WORKOS_BASE_URL}/sso/jwks/{WORKOS_CLIENT_ID}`; with `WORKOS_API_KEY` too, resource checks
@@ -29,12 +33,14 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use http::StatusCode;
 use serde_json::{Value, json};
-use workos_authz::authkit::{SessionPayload, SessionUser};
+use workos_authz::authkit::{AuthKitCookie, CookieConfig, Password, SessionPayload, SessionUser};
 use workos_authz::check::{AccessibleResources, ResourceRef};
+use workos_authz::emulator::Emulator;
 use workos_authz::guard::AuthorizedResource;
-use workos_authz::local::{EngineError, LocalEngine, NewPermission, NewResource, NewRole};
+use workos_authz::local::{EngineError, LocalEngine, NewPermission, NewResource, NewRole, NewUser};
 use workos_authz::session::SessionClaims;
-use workos_authz::{Authz, Session, require_org_param, require_permission};
+use workos_authz::workos::WorkOsClient;
+use workos_authz::{Authz, Mode, Session, require_org_param, require_permission};
 
 /// A sample user of the embedded setup.
 pub(crate) struct SampleUser {
@@ -64,6 +70,31 @@ pub(crate) const SAMPLE_USERS: [SampleUser; 3] = [
         role: "admin",
     },
 ];
+
+/// Dave: a member of `org_acme` and an admin of `org_globex`, for the browser's organization
+/// switcher. Not among [`SAMPLE_USERS`], whose printed tokens and cookies stay as they were.
+pub(crate) const DAVE: SampleUser = SampleUser {
+    name: "dave",
+    user_id: "user_dave",
+    organization_id: "org_acme",
+    role: "member",
+};
+
+/// Everyone the embedded sign-in page lists: (user id, first name, last name).
+const SIGN_IN_USERS: [(&str, &str, &str); 4] = [
+    ("user_alice", "alice", "Admin"),
+    ("user_bob", "bob", "Member"),
+    ("user_carol", "carol", "Globex"),
+    ("user_dave", "dave", "Both"),
+];
+
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
 
 /// The demo's projects: (organization, external id, name). Stands in for the application's
 /// own database, which handlers always query inside the session's organization.
@@ -99,6 +130,16 @@ pub(crate) fn seed(engine: &LocalEngine) -> Result<(), EngineError> {
     engine.create_organization_with_id("org_globex", "Globex")?;
     for user in &SAMPLE_USERS {
         engine.create_membership(user.user_id, user.organization_id, &[user.role])?;
+    }
+    // Dave belongs to both organizations, to show switching between them in the browser.
+    engine.create_membership(DAVE.user_id, "org_acme", &["member"])?;
+    engine.create_membership(DAVE.user_id, "org_globex", &["admin"])?;
+    for (user_id, name, last_name) in SIGN_IN_USERS {
+        let mut user = NewUser::new(format!("{name}@example.com"));
+        user.first_name = Some(capitalized(name));
+        user.last_name = Some(last_name.to_owned());
+        user.email_verified = true;
+        engine.create_user_with_id(user_id, user)?;
     }
     for (organization, external_id, name) in PROJECTS {
         engine.create_resource(NewResource::new(organization, "project", external_id, name))?;
@@ -174,7 +215,9 @@ pub(crate) fn app(authz: &Authz) -> Router {
                 )),
         )
         .layer(authz.layer());
-    let mut public = Router::new().route("/health", get(|| async { "ok" }));
+    let mut public = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/", get(pages::home).layer(authz.optional_layer()));
     if let Some(signer) = authz.signer() {
         let jwks = signer.jwks();
         public = public.route(
@@ -318,25 +361,65 @@ async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// The demo's setup: what the environment says (see [`Authz::from_lookup`]), reading `lookup`,
-/// and in embedded mode the AuthKit cookie too, sealed with `WORKOS_COOKIE_PASSWORD` or with a
-/// password generated now.
-pub(crate) fn demo_authz(
+/// The WorkOS client id and API key of embedded mode, where the emulator, in process under
+/// `/workos`, plays WorkOS for the sign-in pages.
+const EMBEDDED_CLIENT_ID: &str = "client_demo";
+const EMBEDDED_API_KEY: &str = "sk_demo_embedded_emulator";
+
+/// The demo, ready to serve on `addr`: its `Authz` and everything it serves.
+pub(crate) struct Demo {
+    pub(crate) authz: Authz,
+    pub(crate) router: Router,
+}
+
+/// The demo's setup, reading the environment through `lookup`:
+///
+/// - `WORKOS_CLIENT_ID` set: what [`Authz::from_lookup`] builds (WorkOS mode), the sign-in
+///   routes when `WORKOS_REDIRECT_URI`, `WORKOS_API_KEY` and `WORKOS_COOKIE_PASSWORD` are set;
+/// - otherwise the embedded setup with the demo's model, the AuthKit cookie (sealed with
+///   `WORKOS_COOKIE_PASSWORD`, or a password generated now), and the emulator serving WorkOS's
+///   sign-in pages and token endpoint under `/workos` on the demo's own address.
+pub(crate) fn build(
     lookup: impl Fn(&str) -> Option<String>,
-) -> Result<Authz, workos_authz::ConfigError> {
-    let embedded = lookup("WORKOS_CLIENT_ID").is_none();
-    let generated = (embedded && lookup("WORKOS_COOKIE_PASSWORD").is_none()).then(|| {
-        let mut bytes = [0u8; 24];
-        aws_lc_rs::rand::fill(&mut bytes).expect("the system's random generator");
-        bytes
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect::<String>()
-    });
-    Authz::from_lookup(|name| match (name, &generated) {
-        ("WORKOS_COOKIE_PASSWORD", Some(password)) => Some(password.clone()),
-        _ => lookup(name),
-    })
+    addr: SocketAddr,
+) -> Result<Demo, Box<dyn std::error::Error>> {
+    if lookup("WORKOS_CLIENT_ID").is_some() {
+        let authz = Authz::from_lookup(&lookup)?.with_sign_in_page("/login");
+        let mut router = app(&authz);
+        match authz.authkit_routes() {
+            Ok(routes) => router = router.merge(routes),
+            Err(error) => tracing::warn!(%error, "the browser pages cannot sign in"),
+        }
+        return Ok(Demo { authz, router });
+    }
+    let engine = LocalEngine::new();
+    seed(&engine)?;
+    let password = lookup("WORKOS_COOKIE_PASSWORD").unwrap_or_else(generated_password);
+    let workos = WorkOsClient::builder(EMBEDDED_API_KEY)
+        .base_url(format!("http://{addr}/workos"))
+        .build()?;
+    // Plain http on loopback: a Secure cookie would never come back.
+    let cookie = AuthKitCookie::new(CookieConfig::new(Password::new(password)?).with_secure(false))
+        .refresh_through(workos, EMBEDDED_CLIENT_ID)
+        .sign_in_at(format!("http://{addr}/callback"));
+    let authz = Authz::embedded_with_cookie(engine.clone(), cookie)?.with_sign_in_page("/login");
+    // The emulator signs with the embedded key, so the printed tokens and the ones a browser
+    // sign-in gets are verified alike.
+    let signer = match authz.mode() {
+        Mode::Embedded { signer, .. } => signer.clone(),
+        _ => return Err("the embedded setup has no signer".into()),
+    };
+    let emulator = Emulator::with_shared_signer(engine, signer).with_api_key(EMBEDDED_API_KEY)?;
+    let router = app(&authz)
+        .merge(authz.authkit_routes()?)
+        .nest("/workos", emulator.router());
+    Ok(Demo { authz, router })
+}
+
+fn generated_password() -> String {
+    let mut bytes = [0u8; 24];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system's random generator");
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// A `wos-session` cookie for `user`, as AuthKit's sign-in would have set it.
@@ -400,6 +483,10 @@ fn print_sample_tokens(authz: &Authz, addr: SocketAddr) -> Result<(), Box<dyn st
     println!(
         "          bob is a viewer of proj_apollo only, carol (org_globex) sees none of acme's.\n"
     );
+    println!(
+        "In a browser: http://{addr}/ signs in on the emulator's page (no WorkOS account needed);"
+    );
+    println!("            dave belongs to both organizations and can switch between them.\n");
     Ok(())
 }
 
@@ -411,17 +498,258 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| "info,workos_authz=debug".into()),
         )
         .init();
-    let authz = demo_authz(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))?;
-    if let Some(engine) = authz.local_engine() {
-        seed(engine)?;
-    }
     let addr: SocketAddr = std::env::var("DEMO_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(mode = ?authz.mode(), %addr, "demo listening");
-    print_sample_tokens(&authz, addr)?;
-    axum::serve(listener, app(&authz)).await?;
+    let demo = build(
+        |name| std::env::var(name).ok().filter(|value| !value.is_empty()),
+        addr,
+    )?;
+    tracing::info!(mode = ?demo.authz.mode(), %addr, "demo listening");
+    print_sample_tokens(&demo.authz, addr)?;
+    axum::serve(listener, demo.router).await?;
     Ok(())
+}
+
+/// The browser pages: server-rendered HTML, a few lines of script for the buttons.
+mod pages {
+    use std::fmt::Write as _;
+
+    use axum::response::Html;
+    use workos_authz::check::{AccessibleResources, ResourceRef};
+    use workos_authz::workos::{ListOrganizationMemberships, MembershipStatus};
+    use workos_authz::{Authz, Session};
+
+    use super::PROJECTS;
+
+    /// `GET /`: signed out, a sign-in button; signed in, who you are, what you may read and
+    /// do, and the buttons that try the guarded routes.
+    pub(crate) async fn home(authz: Authz, session: Option<Session>) -> Html<String> {
+        let mut page = String::from(HEAD);
+        match session {
+            None => page.push_str(
+                r#"<section id="signed-out"><p>You are signed out.</p>
+<p><a id="sign-in" class="button" href="/login?return_to=/">Sign in</a></p></section>"#,
+            ),
+            Some(session) => signed_in(&mut page, &authz, &session).await,
+        }
+        page.push_str(SCRIPT);
+        page.push_str("</body></html>");
+        Html(page)
+    }
+
+    async fn signed_in(page: &mut String, authz: &Authz, session: &Session) {
+        let organization = session.organization_id().unwrap_or_default();
+        let name = session
+            .user()
+            .map(|user| {
+                format!(
+                    "{} {}",
+                    user.first_name.as_deref().unwrap_or_default(),
+                    user.last_name.as_deref().unwrap_or_default()
+                )
+            })
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or_else(|| session.user_id().to_owned());
+        let email = session.user().map(|user| user.email.as_str()).unwrap_or("");
+        let _ = write!(
+            page,
+            r#"<section id="who"><p>Signed in as <b id="user">{}</b> <span id="email">{}</span> (<code>{}</code>)</p>
+<p>Organization <b id="organization">{}</b>, role <b id="role">{}</b>; the token's permissions: <span id="permissions">{}</span></p>"#,
+            escape(name.trim()),
+            escape(email),
+            escape(session.user_id()),
+            escape(organization),
+            escape(session.role().unwrap_or("none")),
+            escape(&session.permissions().join(", ")),
+        );
+        let organizations = memberships(authz, session.user_id()).await;
+        if organizations.len() > 1 {
+            page.push_str(r#"<form id="switch" method="post" action="/switch-organization"><select name="organization_id" id="organization-choice">"#);
+            for other in &organizations {
+                let selected = if other == organization {
+                    " selected"
+                } else {
+                    ""
+                };
+                let _ = write!(
+                    page,
+                    r#"<option value="{0}"{selected}>{0}</option>"#,
+                    escape(other)
+                );
+            }
+            page.push_str(r#"</select><input type="hidden" name="return_to" value="/"><button id="switch-button">Switch organization</button></form>"#);
+        }
+        page.push_str(r#"<form method="post" action="/logout"><button id="sign-out">Sign out</button></form></section>"#);
+
+        page.push_str(r#"<section><h2>Projects you may read</h2><ul id="projects">"#);
+        let readable = authz
+            .accessible_resources(session, "projects:read", "project", None)
+            .await;
+        match &readable {
+            Err(rejection) => {
+                let _ = write!(
+                    page,
+                    "<li>unavailable: {}</li>",
+                    escape(&rejection.detail())
+                );
+            }
+            Ok(readable) => {
+                for (id, name) in readable_projects(organization, readable) {
+                    let resource = ResourceRef::external("project", id.clone());
+                    let permissions = match authz.effective_permissions(session, &resource).await {
+                        Ok(permissions) => permissions.slugs().to_vec(),
+                        Err(_) => Vec::new(),
+                    };
+                    let _ = write!(
+                        page,
+                        r#"<li data-project="{0}"><b>{1}</b> <code>{0}</code>: you may {2}"#,
+                        escape(&id),
+                        escape(&name),
+                        escape(&permissions.join(", ")),
+                    );
+                    // Only the buttons the permissions allow.
+                    if permissions.iter().any(|slug| slug == "projects:delete") {
+                        call_button(page, "DELETE", &format!("/projects/{id}"), "Delete");
+                    }
+                    page.push_str("</li>");
+                }
+            }
+        }
+        page.push_str("</ul></section>");
+
+        page.push_str(r#"<section><h2>Try the guarded routes</h2><p>Every call below goes through the guards; the outcome is what they answered.</p><ul id="calls">"#);
+        page.push_str("<li>");
+        call_button(page, "POST", "/posts", "Create a post");
+        page.push_str("</li>");
+        for (org, id, _) in PROJECTS {
+            if org == organization {
+                page.push_str("<li>");
+                call_button(
+                    page,
+                    "GET",
+                    &format!("/projects/{id}"),
+                    &format!("Read {id}"),
+                );
+                call_button(
+                    page,
+                    "DELETE",
+                    &format!("/projects/{id}"),
+                    &format!("Delete {id}"),
+                );
+                page.push_str("</li>");
+            }
+        }
+        page.push_str("</ul></section>");
+    }
+
+    /// The projects of the organization `readable` lets the user read: every one of the demo's
+    /// for `All`, the listed ones (with the demo's names where it has them) otherwise.
+    fn readable_projects(
+        organization: &str,
+        readable: &AccessibleResources,
+    ) -> Vec<(String, String)> {
+        match readable {
+            AccessibleResources::Only(listed) => listed
+                .iter()
+                .map(|project| {
+                    let name = PROJECTS
+                        .iter()
+                        .find(|(org, id, _)| *org == organization && *id == project.external_id)
+                        .map_or(project.name.as_str(), |(_, _, name)| name);
+                    (project.external_id.clone(), name.to_owned())
+                })
+                .collect(),
+            _ => PROJECTS
+                .iter()
+                .filter(|(org, id, _)| *org == organization && readable.contains(id))
+                .map(|(_, id, name)| ((*id).to_owned(), (*name).to_owned()))
+                .collect(),
+        }
+    }
+
+    /// The organizations the user has an active membership in, for the switcher.
+    async fn memberships(authz: &Authz, user_id: &str) -> Vec<String> {
+        if let Some(engine) = authz.local_engine() {
+            return engine
+                .list_memberships(Some(user_id), None)
+                .into_iter()
+                .filter(|membership| {
+                    membership.status == workos_authz::local::MembershipStatus::Active
+                })
+                .map(|membership| membership.organization_id)
+                .collect();
+        }
+        let Some(client) = authz.workos_client() else {
+            return Vec::new();
+        };
+        let options = ListOrganizationMemberships {
+            user_id: Some(user_id.to_owned()),
+            statuses: vec![MembershipStatus::Active],
+            ..ListOrganizationMemberships::default()
+        };
+        match client.list_organization_memberships(&options).await {
+            Ok(page) => page
+                .data
+                .into_iter()
+                .map(|membership| membership.organization_id)
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "memberships for the switcher unavailable");
+                Vec::new()
+            }
+        }
+    }
+
+    fn call_button(page: &mut String, method: &str, path: &str, label: &str) {
+        let id = format!("{}{}", method.to_lowercase(), path.replace('/', "-"));
+        let _ = write!(
+            page,
+            r#"<button class="call" id="call-{0}" data-method="{1}" data-path="{2}">{3}</button> <span class="outcome" id="outcome-{0}"></span> "#,
+            escape(&id),
+            escape(method),
+            escape(path),
+            escape(label),
+        );
+    }
+
+    /// HTML text or attribute value.
+    fn escape(text: &str) -> String {
+        let mut escaped = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '&' => escaped.push_str("&amp;"),
+                '<' => escaped.push_str("&lt;"),
+                '>' => escaped.push_str("&gt;"),
+                '"' => escaped.push_str("&quot;"),
+                '\'' => escaped.push_str("&#39;"),
+                c => escaped.push(c),
+            }
+        }
+        escaped
+    }
+
+    const HEAD: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>workos-authz demo</title>
+<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}
+section{border:1px solid #ddd;border-radius:8px;padding:0.5rem 1rem;margin:1rem 0}
+.button,button{display:inline-block;padding:0.3rem 0.8rem;border-radius:6px;border:1px solid #6b5cd3;background:#f4f2ff;color:#3b2fa0;text-decoration:none;font:inherit;cursor:pointer;margin:0.15rem}
+.outcome{font-family:monospace} .allowed{color:#1a7f37} .refused{color:#cf222e} .unavailable{color:#9a6700}
+form{display:inline-block;margin-right:1rem}</style></head><body><h1>workos-authz demo</h1>"#;
+
+    /// Each call button fetches its route (the browser sends the session cookie, same origin)
+    /// and shows what the guards answered.
+    const SCRIPT: &str = r#"<script>
+for (const button of document.querySelectorAll('button.call')) {
+  button.addEventListener('click', async () => {
+    const outcome = document.getElementById('outcome-' + button.id.slice(5));
+    outcome.textContent = '...';
+    const response = await fetch(button.dataset.path, {method: button.dataset.method, credentials: 'same-origin'});
+    const meaning = response.ok ? 'allowed' : response.status === 403 ? 'refused' : response.status === 503 ? 'unavailable' : 'status';
+    outcome.className = 'outcome ' + meaning;
+    outcome.textContent = response.status + ' ' + meaning;
+  });
+}
+</script>"#;
 }

@@ -3,7 +3,7 @@
 
 #[allow(dead_code)] // the example's `main` is not called here
 #[path = "../../examples/demo.rs"]
-mod demo_app;
+pub(crate) mod demo_app;
 
 use std::collections::HashMap;
 
@@ -19,9 +19,14 @@ struct Demo {
 }
 
 async fn start() -> Demo {
-    let authz = demo_app::demo_authz(|_| None).expect("embedded setup");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("loopback port");
+    let addr = listener.local_addr().expect("address");
+    let base = format!("http://{addr}");
+    let demo = demo_app::build(|_| None, addr).expect("embedded setup");
+    let authz = demo.authz.clone();
     let engine = authz.local_engine().expect("embedded engine");
-    demo_app::seed(engine).expect("the demo model seeds");
     let signer = authz.signer().expect("embedded signer");
     let tokens = demo_app::SAMPLE_USERS
         .iter()
@@ -43,12 +48,7 @@ async fn start() -> Demo {
             (user.name, cookie)
         })
         .collect();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("loopback port");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let app = demo_app::app(&authz);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move { axum::serve(listener, demo.router).await });
     Demo {
         authz,
         base,
@@ -317,6 +317,227 @@ async fn a_projects_permissions_show_what_the_user_may_do_and_hide_the_others() 
             demo.get(path, Some(user)).await,
             404,
             "GET {path} as {user}"
+        );
+    }
+}
+
+/// The demo's browser loop over plain HTTP (what the browser test clicks through): sign in on
+/// the in-process emulator's page, see only the readable projects, be refused a delete, sign
+/// out; dave switches organization.
+mod browser_loop {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// A browser without a browser: follows nothing by itself, keeps cookies by name.
+    struct Visitor {
+        http: reqwest::Client,
+        cookies: HashMap<String, String>,
+    }
+
+    struct Page {
+        status: u16,
+        location: Option<String>,
+        body: String,
+    }
+
+    impl Visitor {
+        fn new() -> Self {
+            Visitor {
+                http: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap(),
+                cookies: HashMap::new(),
+            }
+        }
+
+        async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+            let cookie: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            let response = request
+                .header("cookie", cookie.join("; "))
+                .header("accept", "text/html")
+                .header("sec-fetch-site", "same-origin")
+                .send()
+                .await
+                .expect("the demo answers");
+            for set in response.headers().get_all("set-cookie") {
+                let pair = set.to_str().unwrap().split(';').next().unwrap();
+                let (name, value) = pair.split_once('=').unwrap();
+                if value.is_empty() {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value.to_owned());
+                }
+            }
+            Page {
+                status: response.status().as_u16(),
+                location: response
+                    .headers()
+                    .get("location")
+                    .map(|value| value.to_str().unwrap().to_owned()),
+                body: response.text().await.unwrap(),
+            }
+        }
+
+        async fn get(&mut self, url: &str) -> Page {
+            let request = self.http.get(url);
+            self.send(request).await
+        }
+
+        async fn post_form(&mut self, url: &str, form: &str) -> Page {
+            let request = self
+                .http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form.to_owned());
+            self.send(request).await
+        }
+
+        /// Signs in as `user` (in `organization`) through `/login`, the emulator's page and
+        /// `/callback`; lands on `/`.
+        async fn sign_in(&mut self, base: &str, user: &str, organization: &str) {
+            let login = self.get(&format!("{base}/login?return_to=/")).await;
+            assert_eq!(login.status, 302);
+            let authorize = login.location.unwrap();
+            assert!(
+                authorize.starts_with(&format!("{base}/workos/user_management/authorize?")),
+                "{authorize}"
+            );
+            let page = self.get(&authorize).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            let form = page
+                .body
+                .split("<form ")
+                .find(|form| form.contains(&format!("data-user-id=\"{user}\"")))
+                .unwrap_or_else(|| panic!("{user} is not on the sign-in page"));
+            let attribute = |name: &str| {
+                let start = form.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                form[start..start + form[start..].find('"').unwrap()].to_owned()
+            };
+            let action = attribute("action");
+            let authorization = {
+                let start = form.find("name=\"authorization\" value=\"").unwrap() + 28;
+                form[start..start + form[start..].find('"').unwrap()].to_owned()
+            };
+            let action = if action.starts_with("http") {
+                action
+            } else {
+                format!("{base}{action}")
+            };
+            let chosen = self
+                .post_form(
+                    &action,
+                    &format!("authorization={authorization}&user_id={user}&organization_id={organization}"),
+                )
+                .await;
+            assert_eq!(chosen.status, 302, "{}", chosen.body);
+            let callback = chosen.location.unwrap();
+            assert!(
+                callback.starts_with(&format!("{base}/callback?")),
+                "{callback}"
+            );
+            let landed = self.get(&callback).await;
+            assert_eq!(landed.status, 302, "{}", landed.body);
+            assert_eq!(landed.location.as_deref(), Some("/"));
+            assert!(self.cookies.contains_key("wos-session"));
+            assert!(
+                !self.cookies.contains_key("wos-auth-verifier"),
+                "the state cookie stays"
+            );
+        }
+    }
+
+    fn projects_list(page: &str) -> &str {
+        let start = page
+            .find("<ul id=\"projects\">")
+            .expect("the projects list");
+        &page[start..start + page[start..].find("</ul>").unwrap()]
+    }
+
+    #[tokio::test]
+    async fn bob_signs_in_sees_apollo_only_is_refused_a_delete_and_signs_out() {
+        let demo = start().await;
+        let base = demo.base.clone();
+        let mut bob = Visitor::new();
+        let home = bob.get(&format!("{base}/")).await;
+        assert!(home.body.contains("id=\"sign-in\""), "{}", home.body);
+        bob.sign_in(&base, "user_bob", "org_acme").await;
+
+        let home = bob.get(&format!("{base}/")).await;
+        assert_eq!(home.status, 200);
+        assert!(home.body.contains("bob@example.com"), "{}", home.body);
+        let projects = projects_list(&home.body);
+        assert!(
+            projects.contains("proj_apollo") && !projects.contains("proj_zeus"),
+            "{projects}"
+        );
+        assert!(
+            !projects.contains("Delete"),
+            "no delete button for a viewer: {projects}"
+        );
+
+        let request = bob.http.delete(format!("{base}/projects/proj_apollo"));
+        let refused = bob.send(request).await;
+        assert_eq!(refused.status, 403);
+
+        let signed_out = bob.post_form(&format!("{base}/logout"), "").await;
+        assert_eq!(signed_out.status, 302);
+        let workos_logout = signed_out.location.unwrap();
+        assert!(
+            workos_logout.contains("/workos/user_management/sessions/logout?session_id=session_"),
+            "{workos_logout}"
+        );
+        assert!(!bob.cookies.contains_key("wos-session"));
+        let back = bob.get(&workos_logout).await;
+        assert_eq!(back.location.as_deref(), Some(format!("{base}/").as_str()));
+        let home = bob.get(&format!("{base}/")).await;
+        assert!(
+            home.body.contains("id=\"sign-in\""),
+            "signed out: {}",
+            home.body
+        );
+        // A guarded page navigation without a session goes to sign in.
+        let page = bob.get(&format!("{base}/me")).await;
+        assert_eq!(page.status, 302);
+        assert_eq!(page.location.as_deref(), Some("/login?return_to=%2Fme"));
+    }
+
+    #[tokio::test]
+    async fn dave_switches_to_globex_and_sees_hermes() {
+        let demo = start().await;
+        let base = demo.base.clone();
+        let mut dave = Visitor::new();
+        dave.sign_in(&base, "user_dave", "org_acme").await;
+        let home = dave.get(&format!("{base}/")).await;
+        assert!(
+            home.body.contains("id=\"switch\""),
+            "two organizations: {}",
+            home.body
+        );
+        assert!(!projects_list(&home.body).contains("proj_apollo"));
+        let switched = dave
+            .post_form(
+                &format!("{base}/switch-organization"),
+                "organization_id=org_globex&return_to=%2F",
+            )
+            .await;
+        assert_eq!(switched.status, 302, "{}", switched.body);
+        let home = dave.get(&format!("{base}/")).await;
+        assert!(
+            home.body.contains("<b id=\"organization\">org_globex</b>"),
+            "{}",
+            home.body
+        );
+        let projects = projects_list(&home.body);
+        assert!(projects.contains("proj_hermes"), "{projects}");
+        assert!(
+            projects.contains("Delete"),
+            "an admin of globex may delete: {projects}"
         );
     }
 }

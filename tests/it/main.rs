@@ -7,6 +7,7 @@ mod common;
 mod authkit_seal;
 mod authkit_session;
 mod authkit_sign_in;
+mod browser;
 mod demo;
 mod emulator_api;
 mod emulator_authkit;
