@@ -62,6 +62,9 @@ mod authz;
 pub mod check;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 mod limits;
 pub mod local;

@@ -23,7 +23,7 @@ mod claims;
 mod keys;
 mod signer;
 pub(crate) mod source;
-mod strict_json;
+pub(crate) mod strict_json;
 mod verifier;
 
 use std::fmt;

@@ -21,6 +21,14 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// Parses `bytes` as any JSON value, rejecting duplicate member names anywhere in it.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn parse_value(bytes: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice::<StrictValue>(bytes)
+        .map(|StrictValue(value)| value)
+        .map_err(|error| error.to_string())
+}
+
 impl<'de> Deserialize<'de> for StrictValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(StrictVisitor).map(StrictValue)

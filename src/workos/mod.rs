@@ -70,6 +70,8 @@ pub use organizations::{
     MembershipStatus, Organization, OrganizationMembership, RoleRef,
 };
 pub use pagination::{ListMetadata, Order, Page, PageStream, Pagination};
+#[cfg(feature = "fuzzing")]
+pub(crate) use transport::read_answer;
 pub use transport::{Jitter, RetryPolicy};
 pub use user_management::{Authentication, CreateUser, Impersonator, ListUsers, User};
 

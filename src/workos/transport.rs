@@ -245,18 +245,7 @@ impl WorkOsClient {
         request: ApiRequest,
     ) -> Result<T, WorkOsError> {
         let answer = self.execute(&request, true).await?;
-        serde_json::from_slice(&answer.body).map_err(|error| {
-            WorkOsError::new(
-                ErrorKind::Decode,
-                format!(
-                    "{} {} answered a body that is not the expected JSON: {error}",
-                    request.method, request.path
-                ),
-            )
-            .with_status(answer.status)
-            .with_request_id(answer.request_id)
-            .with_source(error)
-        })
+        decode_answer(&request.method, &request.path, &answer)
     }
 
     /// Sends the request and ignores the success body (DELETEs answer 204 or an echo).
@@ -371,20 +360,7 @@ impl WorkOsClient {
                     body: Vec::new(),
                 });
             }
-            let is_json = header_text(headers, CONTENT_TYPE.as_str())
-                .is_some_and(|content_type| content_type.contains("application/json"));
-            if !is_json {
-                return Err(Failure {
-                    error: WorkOsError::new(
-                        ErrorKind::Decode,
-                        "the answer has no application/json content type",
-                    )
-                    .with_status(status)
-                    .with_request_id(request_id),
-                    retryable: false,
-                    retry_after: None,
-                });
-            }
+            refuse_unless_json(status, &request_id, headers)?;
             let body = response
                 .bytes()
                 .await
@@ -395,18 +371,10 @@ impl WorkOsClient {
                 body: body.to_vec(),
             });
         }
-        let retry_after = headers
-            .get(RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| parse_retry_after(value, SystemTime::now()));
+        let retry_after = retry_after(headers, SystemTime::now());
         // An unreadable error body still leaves the status to report.
         let body = response.bytes().await.unwrap_or_default();
-        let error = WorkOsError::from_response(status, request_id, retry_after, &body);
-        Err(Failure {
-            error,
-            retryable: is_retryable_status(status),
-            retry_after,
-        })
+        Err(failure_from(status, request_id, retry_after, &body))
     }
 
     fn url_for(&self, request: &ApiRequest) -> Result<Url, WorkOsError> {
@@ -441,6 +409,93 @@ impl WorkOsClient {
         }
         Ok(url)
     }
+}
+
+// The steps below read one HTTP answer without the network, so the fuzz target that feeds the
+// client arbitrary answers (`fuzzing::client_answer`) goes through the code a call does.
+
+/// A success answer with a body must say it is JSON: a captive portal's HTML page or a proxy's
+/// text is not a WorkOS object, whatever it parses as.
+fn refuse_unless_json(
+    status: StatusCode,
+    request_id: &Option<String>,
+    headers: &HeaderMap,
+) -> Result<(), Failure> {
+    let is_json = header_text(headers, CONTENT_TYPE.as_str())
+        .is_some_and(|content_type| content_type.contains("application/json"));
+    if is_json {
+        return Ok(());
+    }
+    Err(Failure {
+        error: WorkOsError::new(
+            ErrorKind::Decode,
+            "the answer has no application/json content type",
+        )
+        .with_status(status)
+        .with_request_id(request_id.clone()),
+        retryable: false,
+        retry_after: None,
+    })
+}
+
+/// The delay a failed answer asks for, when it asks in a form we read.
+fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| parse_retry_after(value, now))
+}
+
+/// The error of a non-success answer and whether another attempt may succeed.
+fn failure_from(
+    status: StatusCode,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> Failure {
+    Failure {
+        error: WorkOsError::from_response(status, request_id, retry_after, body),
+        retryable: is_retryable_status(status),
+        retry_after,
+    }
+}
+
+/// Reads a success answer's body as the `T` the call expects.
+fn decode_answer<T: DeserializeOwned>(
+    method: &Method,
+    path: &str,
+    answer: &Answer,
+) -> Result<T, WorkOsError> {
+    serde_json::from_slice(&answer.body).map_err(|error| {
+        WorkOsError::new(
+            ErrorKind::Decode,
+            format!("{method} {path} answered a body that is not the expected JSON: {error}"),
+        )
+        .with_status(answer.status)
+        .with_request_id(answer.request_id.clone())
+        .with_source(error)
+    })
+}
+
+/// One answer read as the client reads it (status, headers, then body), for the fuzz targets.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn read_answer<T: DeserializeOwned>(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<T, WorkOsError> {
+    let request_id = header_text(headers, "x-request-id");
+    if !status.is_success() {
+        return Err(failure_from(status, request_id, retry_after(headers, now), body).error);
+    }
+    refuse_unless_json(status, &request_id, headers).map_err(|failure| failure.error)?;
+    let answer = Answer {
+        status,
+        request_id,
+        body: body.to_vec(),
+    };
+    decode_answer(&Method::GET, "/fuzzed", &answer)
 }
 
 /// The statuses WorkOS's SDKs retry.
