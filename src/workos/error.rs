@@ -116,10 +116,20 @@ impl WorkOsError {
         body: &[u8],
     ) -> Self {
         let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-        let message = parsed
-            .message
-            .or(parsed.error_description)
-            .or_else(|| parsed.error.clone())
+        // A blank message says nothing (an error whose text is empty reads as no error at all
+        // in a log), and control characters in it could forge log lines: the next field, or
+        // the reason phrase, speaks instead.
+        let said = |text: Option<String>| {
+            text.map(|text| {
+                text.chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect::<String>()
+            })
+            .filter(|text| !text.trim().is_empty())
+        };
+        let message = said(parsed.message)
+            .or_else(|| said(parsed.error_description))
+            .or_else(|| said(parsed.error.clone()))
             .unwrap_or_else(|| {
                 status
                     .canonical_reason()
@@ -302,6 +312,28 @@ mod tests {
             WorkOsError::from_response(StatusCode::BAD_GATEWAY, None, None, b"<html>oops</html>");
         assert_eq!(error.kind(), ErrorKind::Server);
         assert_eq!(error.message(), "Bad Gateway");
+    }
+
+    /// Found by the `client_response` fuzz target: `{"message":""}` made an error with no text.
+    #[test]
+    fn a_blank_message_gives_way_to_the_next_field_or_the_reason_phrase() {
+        let blank = br#"{"message":"","code":"invalid_request_parameters"}"#;
+        let error = WorkOsError::from_response(StatusCode::UNPROCESSABLE_ENTITY, None, None, blank);
+        assert_eq!(error.message(), "Unprocessable Entity");
+        assert_eq!(error.code(), Some("invalid_request_parameters"));
+
+        let spaces =
+            br#"{"message":" \u0000 ","error":"invalid_grant","error_description":"expired"}"#;
+        let error = WorkOsError::from_response(StatusCode::BAD_REQUEST, None, None, spaces);
+        assert_eq!(error.message(), "expired");
+    }
+
+    #[test]
+    fn control_characters_in_a_message_cannot_forge_log_lines() {
+        let body = br#"{"message":"denied\nINFO forged line\r\u0000"}"#;
+        let error = WorkOsError::from_response(StatusCode::FORBIDDEN, None, None, body);
+        assert_eq!(error.message(), "denied INFO forged line  ");
+        assert!(!error.to_string().contains('\n'));
     }
 
     #[test]
