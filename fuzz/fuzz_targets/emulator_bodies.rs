@@ -1,9 +1,10 @@
 //! The emulator's request bodies (and query strings) through its router.
 //!
 //! Input: `[endpoint][content type and idempotency key][body]`; for the GET endpoints the body
-//! is the query string. Every input starts from the same model (the emulator is put back after
-//! a change), so an input's outcome does not depend on the ones before it. Properties: never a 5xx; a refused request (4xx) leaves the model exactly as
-//! it was (same revision, same export).
+//! is the query string. Every input starts from the same model: the one emulator of the run is
+//! put back after a change (its AuthKit and idempotency memories are not, and every keyed input
+//! has a key of its own). Properties: never a 5xx; a refused request (4xx) leaves the model
+//! exactly as it was (same revision, same export).
 #![no_main]
 
 use std::sync::atomic::{AtomicU64, Ordering};

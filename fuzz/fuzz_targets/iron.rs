@@ -2,12 +2,12 @@
 //!
 //! The first byte picks a mode:
 //! - even: the rest is a seal from outside (the seeds are the JS SDKs' and our own fixtures),
-//!   unsealed with the fixtures' passwords (and read as a `Cookie` header by the cookie
-//!   source's reader): an error or the plaintext, never a panic; what
-//!   unseals is read as a session payload without panicking, and seals back to itself;
-//! - odd: `[password length][password][position: 2 bytes][replacement byte][plaintext]`: a password shorter than 32
-//!   characters is refused; otherwise `unseal(seal(plaintext)) == plaintext`, and the seal with
-//!   any one byte changed, or under another password, is refused.
+//!   unsealed with the fixtures' passwords, and also read as a `Cookie` header by the cookie
+//!   source's reader: an error or the plaintext, never a panic; what unseals is read as a
+//!   session payload without panicking, and seals back to itself;
+//! - odd: `[password length][password][position: 2 bytes][replacement byte][plaintext]`: a
+//!   password shorter than 32 characters is refused; otherwise `unseal(seal(plaintext)) ==
+//!   plaintext`, and the seal with any one byte changed, or under another password, is refused.
 #![no_main]
 
 use std::sync::OnceLock;
